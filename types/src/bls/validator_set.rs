@@ -1,0 +1,151 @@
+//! A weighted validator set. Construction checks what every certificate check then relies on:
+//! unique addresses and keys, positive power without overflow, and a valid proof of possession
+//! for every BLS key.
+
+use super::keys::{BlsPublicKey, ProofOfPossession};
+use crate::hash::{Hash, VALIDATOR_SET_DOMAIN, sha256};
+use crate::ids::{Address, ValidatorIndex};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// One validator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    pub address: Address,
+    pub voting_power: u64,
+    pub bls_key: BlsPublicKey,
+    pub bls_pop: ProofOfPossession,
+}
+
+/// Why a validator set was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ValidatorSetError {
+    #[error("a validator set needs at least one validator")]
+    Empty,
+    #[error("{count} validators exceed the limit of {max}")]
+    TooMany { count: usize, max: u32 },
+    #[error("validator {0} has zero voting power")]
+    ZeroPower(Address),
+    #[error("the total voting power overflows")]
+    PowerOverflow,
+    #[error("address {0} appears twice")]
+    DuplicateAddress(Address),
+    #[error("validators {0} and {1} share one BLS key")]
+    DuplicateKey(Address, Address),
+    #[error("validator {0}: the proof of possession does not verify for its BLS key")]
+    InvalidProofOfPossession(Address),
+}
+
+/// A validated set, ordered by voting power (descending) then address, which fixes each
+/// validator's [`ValidatorIndex`] and its bit in certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidatorSet {
+    validators: Vec<Validator>,
+    total_power: u64,
+    hash: Hash,
+}
+
+impl ValidatorSet {
+    /// Validates and orders `validators`; at most `max` of them.
+    pub fn new(
+        mut validators: Vec<Validator>,
+        max: u32,
+    ) -> Result<ValidatorSet, ValidatorSetError> {
+        if validators.is_empty() {
+            return Err(ValidatorSetError::Empty);
+        }
+        if validators.len() > max as usize {
+            return Err(ValidatorSetError::TooMany {
+                count: validators.len(),
+                max,
+            });
+        }
+        validators.sort_by(|a, b| {
+            b.voting_power
+                .cmp(&a.voting_power)
+                .then(a.address.cmp(&b.address))
+        });
+        let mut total_power = 0u64;
+        let mut addresses = std::collections::HashSet::new();
+        let mut keys = std::collections::HashMap::new();
+        for v in &validators {
+            if v.voting_power == 0 {
+                return Err(ValidatorSetError::ZeroPower(v.address));
+            }
+            total_power = total_power
+                .checked_add(v.voting_power)
+                .ok_or(ValidatorSetError::PowerOverflow)?;
+            if !addresses.insert(v.address) {
+                return Err(ValidatorSetError::DuplicateAddress(v.address));
+            }
+            if let Some(other) = keys.insert(v.bls_key.to_bytes(), v.address) {
+                return Err(ValidatorSetError::DuplicateKey(other, v.address));
+            }
+            if !v.bls_pop.verify(&v.bls_key) {
+                return Err(ValidatorSetError::InvalidProofOfPossession(v.address));
+            }
+        }
+        let hash = set_hash(&validators);
+        Ok(ValidatorSet {
+            validators,
+            total_power,
+            hash,
+        })
+    }
+
+    /// Number of validators.
+    pub fn len(&self) -> usize {
+        self.validators.len()
+    }
+
+    /// Always false: a set is never empty.
+    pub fn is_empty(&self) -> bool {
+        self.validators.is_empty()
+    }
+
+    /// The validators in index order.
+    pub fn validators(&self) -> &[Validator] {
+        &self.validators
+    }
+
+    /// The validator at `index`.
+    pub fn get(&self, index: ValidatorIndex) -> Option<&Validator> {
+        self.validators.get(index.0 as usize)
+    }
+
+    /// The index of `address`.
+    pub fn index_of(&self, address: &Address) -> Option<ValidatorIndex> {
+        self.validators
+            .iter()
+            .position(|v| v.address == *address)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(ValidatorIndex)
+    }
+
+    /// Sum of all voting power.
+    pub fn total_power(&self) -> u64 {
+        self.total_power
+    }
+
+    /// True when `power` is strictly more than two thirds of the total.
+    pub fn is_quorum(&self, power: u64) -> bool {
+        u128::from(power) * 3 > u128::from(self.total_power) * 2
+    }
+
+    /// `sha256("ordo.valset.v1" ‖ count u32 ‖ (address ‖ power u64 ‖ bls key)*)` in index order;
+    /// the header's `validator_set_hash`.
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+}
+
+fn set_hash(validators: &[Validator]) -> Hash {
+    let mut buf = Vec::with_capacity(4 + validators.len() * (20 + 8 + 48));
+    buf.extend_from_slice(&(validators.len() as u32).to_be_bytes());
+    for v in validators {
+        buf.extend_from_slice(&v.address.0);
+        buf.extend_from_slice(&v.voting_power.to_be_bytes());
+        buf.extend_from_slice(&v.bls_key.to_bytes());
+    }
+    sha256(&[VALIDATOR_SET_DOMAIN, &buf])
+}
