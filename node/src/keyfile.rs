@@ -1,13 +1,16 @@
-//! Secret key files on disk. A key file is created with mode 0600, fsynced with its directory
-//! before it is reported written, and refused on load if anyone but its owner may read it.
+//! Secret key files on disk. A key file is created with mode 0600, written beside its target and
+//! renamed into place, fsynced with its directory before it is reported written, and refused on
+//! load if anyone but its owner may read it.
 
 use ordo_types::bls::keys::MAX_KEY_FILE_LEN;
 use ordo_types::{BlsError, BlsKeyFile, BlsSecretKey};
+use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+use zeroize::Zeroizing;
 
 /// Why a key file could not be written or read.
 #[derive(Debug, Error)]
@@ -27,6 +30,8 @@ pub enum KeyFileError {
     TooLarge { path: PathBuf, len: u64, max: u64 },
     #[error("{path}: {source}")]
     Key { path: PathBuf, source: BlsError },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
@@ -36,8 +41,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
     }
 }
 
-/// Writes `sk` to `path` with mode 0600. Refuses to replace an existing file unless `force`.
-pub fn write_bls_key(path: &Path, sk: &BlsSecretKey, force: bool) -> Result<(), KeyFileError> {
+/// Writes `contents` to `path` with mode 0600, durably. Refuses to replace a file unless `force`.
+pub fn write_secret(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyFileError> {
     if path.exists() && !force {
         return Err(KeyFileError::Exists {
             path: path.to_path_buf(),
@@ -49,7 +54,6 @@ pub fn write_bls_key(path: &Path, sk: &BlsSecretKey, force: bool) -> Result<(), 
     }
     // Write beside the target, then rename, so a crash never leaves half a key.
     let tmp = path.with_extension("tmp");
-    let json = BlsKeyFile::new(sk).to_json();
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
@@ -59,7 +63,7 @@ pub fn write_bls_key(path: &Path, sk: &BlsSecretKey, force: bool) -> Result<(), 
         .map_err(io(&tmp))?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(io(&tmp))?;
-    f.write_all(json.as_bytes()).map_err(io(&tmp))?;
+    f.write_all(contents).map_err(io(&tmp))?;
     f.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))?;
     let dir = dir.unwrap_or(Path::new("."));
@@ -69,8 +73,8 @@ pub fn write_bls_key(path: &Path, sk: &BlsSecretKey, force: bool) -> Result<(), 
     Ok(())
 }
 
-/// Reads a BLS key file, refusing files that group or others may access.
-pub fn read_bls_key(path: &Path) -> Result<BlsSecretKey, KeyFileError> {
+/// Reads a secret file, refusing files that group or others may access.
+pub fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     let mut f = File::open(path).map_err(io(path))?;
     let meta = f.metadata().map_err(io(path))?;
     let mode = meta.permissions().mode() & 0o777;
@@ -87,13 +91,92 @@ pub fn read_bls_key(path: &Path) -> Result<BlsSecretKey, KeyFileError> {
             max: MAX_KEY_FILE_LEN,
         });
     }
-    let mut text = zeroize::Zeroizing::new(Vec::new());
-    std::io::Read::by_ref(&mut f)
+    let mut text = Zeroizing::new(Vec::new());
+    Read::by_ref(&mut f)
         .take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut text)
         .map_err(io(path))?;
+    Ok(text)
+}
+
+/// Writes `sk` as a BLS key file.
+pub fn write_bls_key(path: &Path, sk: &BlsSecretKey, force: bool) -> Result<(), KeyFileError> {
+    write_secret(path, BlsKeyFile::new(sk).to_json().as_bytes(), force)
+}
+
+/// Reads a BLS key file.
+pub fn read_bls_key(path: &Path) -> Result<BlsSecretKey, KeyFileError> {
+    let text = read_secret(path)?;
     BlsKeyFile::from_json(&text).map_err(|source| KeyFileError::Key {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// A 32-byte secret of a named kind (ed25519 consensus key, libp2p node key) as JSON:
+/// `{"kind": …, "public": …, "secret_key": "0x…"}`. `public` is informative (public key or
+/// peer id) and checked on load by the caller.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    pub kind: String,
+    pub public: String,
+    secret_key: String,
+}
+
+impl std::fmt::Debug for SeedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedFile")
+            .field("kind", &self.kind)
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SeedFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_key);
+    }
+}
+
+/// Writes a 32-byte secret of `kind`.
+pub fn write_seed(
+    path: &Path,
+    kind: &str,
+    public: String,
+    secret: &[u8; 32],
+    force: bool,
+) -> Result<(), KeyFileError> {
+    let file = SeedFile {
+        kind: kind.to_string(),
+        public,
+        secret_key: format!("0x{}", hex::encode(secret)),
+    };
+    let json = Zeroizing::new(serde_json::to_string_pretty(&file).expect("a seed file serializes"));
+    write_secret(path, json.as_bytes(), force)
+}
+
+/// Reads a 32-byte secret of `kind`; returns it with the file's `public` field.
+pub fn read_seed(path: &Path, kind: &str) -> Result<(Zeroizing<[u8; 32]>, String), KeyFileError> {
+    let invalid = |reason: String| KeyFileError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = read_secret(path)?;
+    let file: SeedFile = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+    if file.kind != kind {
+        return Err(invalid(format!(
+            "kind is {:?}, expected {kind:?}",
+            file.kind
+        )));
+    }
+    let raw = Zeroizing::new(
+        hex::decode(file.secret_key.trim_start_matches("0x"))
+            .map_err(|e| invalid(format!("secret_key: {e}")))?,
+    );
+    let secret: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| invalid("secret_key must be 32 bytes".into()))?;
+    Ok((Zeroizing::new(secret), file.public.clone()))
 }

@@ -1,6 +1,22 @@
 //! `ordo-node`: the validator node behind the `ordo` command. It owns everything that touches the
 //! operating system: key files, configuration, storage, networking and the APIs.
 //!
-//! - [`keyfile`]: reading and writing secret key files with owner-only permissions.
+//! - [`home`]: the home directory layout, `ordo init` and `ordo testnet init`.
+//! - [`config`], [`genesis`]: `config.toml` and `genesis.json`.
+//! - [`keyfile`]: secret key files, owner-only and fsynced.
+//! - [`store`]: rocksdb storage of decided batches, certificates, the tx index, proposals and
+//!   the signing state; [`signguard`]: the durable double-sign guard.
+//! - [`app`]: the answers to malachite's `AppMsg`s; [`pool`]: the first transaction pool.
+//! - [`node`]: starting and stopping all of it; [`rpc`]: the HTTP API; [`http`]: its client.
 
+pub mod app;
+pub mod config;
+pub mod genesis;
+pub mod home;
+pub mod http;
 pub mod keyfile;
+pub mod node;
+pub mod pool;
+pub mod rpc;
+pub mod signguard;
+pub mod store;

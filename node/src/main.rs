@@ -1,9 +1,12 @@
 //! `ordo`: the command-line entry point of an ordo node.
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use ordo_node::genesis::ChainParams;
+use ordo_node::home::{self, Home};
 use ordo_node::keyfile;
-use ordo_types::BlsSecretKey;
+use ordo_types::{BlsSecretKey, ChainId};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -19,41 +22,159 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Create a node home: keys (mode 0600), a single-validator genesis and config.toml.
+    Init {
+        #[arg(long)]
+        home: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        chain_id: u64,
+        #[arg(long, default_value_t = 26656)]
+        p2p_port: u16,
+        #[arg(long, default_value_t = 26657)]
+        rpc_port: u16,
+    },
+    /// Local multi-validator testnets.
+    #[command(subcommand)]
+    Testnet(TestnetCommand),
+    /// Run the node of a home until SIGTERM or SIGINT.
+    Start {
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Print a node's status as JSON.
+    Status {
+        /// The node's RPC address, e.g. http://127.0.0.1:27001
+        #[arg(long)]
+        rpc: String,
+    },
     /// Manage validator keys.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
 
 #[derive(Subcommand, Debug)]
+enum TestnetCommand {
+    /// Create N validator homes sharing one genesis, peered on loopback.
+    Init {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 27000)]
+        base_port: u16,
+        #[arg(long, default_value_t = 1)]
+        chain_id: u64,
+        #[arg(long, default_value_t = ChainParams::default().block_time_ms)]
+        block_time_ms: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum KeysCommand {
     /// Generate a BLS key and write it to a file readable by its owner only.
     Generate {
-        /// Where to write the key file.
         #[arg(long)]
         out: PathBuf,
-        /// Replace an existing file.
         #[arg(long)]
         force: bool,
     },
     /// Print the public key and proof of possession of a key file, as JSON.
-    Show {
-        /// The key file.
-        path: PathBuf,
-    },
+    Show { path: PathBuf },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Init {
+            home,
+            chain_id,
+            p2p_port,
+            rpc_port,
+        } => {
+            let keys = home::init(&Home(home.clone()), ChainId(chain_id), p2p_port, rpc_port)?;
+            println!(
+                "initialized {} (validator {})",
+                home.display(),
+                keys.address()
+            );
+        }
+        Command::Testnet(TestnetCommand::Init {
+            validators,
+            output,
+            base_port,
+            chain_id,
+            block_time_ms,
+        }) => {
+            if validators == 0 || validators > 100 {
+                bail!("--validators must be between 1 and 100");
+            }
+            let params = ChainParams {
+                block_time_ms,
+                ..ChainParams::default()
+            };
+            let homes =
+                home::testnet_init(&output, validators, ChainId(chain_id), base_port, params)?;
+            for (i, (h, k)) in homes.iter().enumerate() {
+                let (p2p, rpc) = home::testnet_ports(base_port, i);
+                println!(
+                    "{}  validator {}  p2p 127.0.0.1:{p2p}  rpc http://127.0.0.1:{rpc}",
+                    h.0.display(),
+                    k.address()
+                );
+            }
+        }
+        Command::Start { home } => start(Home(home))?,
+        Command::Status { rpc } => status(&rpc)?,
         Command::Keys(KeysCommand::Generate { out, force }) => {
             let sk = BlsSecretKey::generate().context("generating a key")?;
             keyfile::write_bls_key(&out, &sk, force)?;
             print_public(&sk);
         }
-        Command::Keys(KeysCommand::Show { path }) => {
-            let sk = keyfile::read_bls_key(&path)?;
-            print_public(&sk);
-        }
+        Command::Keys(KeysCommand::Show { path }) => print_public(&keyfile::read_bls_key(&path)?),
     }
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn start(home: Home) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORDO_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    runtime()?.block_on(async move {
+        let mut node = ordo_node::node::start(home).await?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let outcome = tokio::select! {
+            _ = term.recv() => None,
+            _ = tokio::signal::ctrl_c() => None,
+            why = node.wait() => Some(why),
+        };
+        match outcome {
+            None => {
+                tracing::info!("node.stopping");
+                node.stop().await;
+                Ok(())
+            }
+            Some(why) => bail!("{why}"),
+        }
+    })
+}
+
+fn status(rpc: &str) -> anyhow::Result<()> {
+    let addr: SocketAddr = rpc
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .with_context(|| format!("--rpc {rpc}: expected http://<ip>:<port>"))?;
+    let (code, body) = runtime()?.block_on(ordo_node::http::get_json(addr, "/v1/status"))?;
+    if code != 200 {
+        bail!("{rpc} answered {code}: {body}");
+    }
+    println!("{}", serde_json::to_string_pretty(&body)?);
     Ok(())
 }
 

@@ -69,6 +69,7 @@ fn validator_set(keys: &[BlsSecretKey]) -> ValidatorSet {
             Validator {
                 address: Address(a),
                 voting_power: 1,
+                consensus_key: ordo_types::ConsensusKey([i as u8; 32]),
                 bls_key: k.public_key(),
                 bls_pop: k.proof_of_possession(),
             }

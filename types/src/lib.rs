@@ -27,7 +27,7 @@ pub mod wire;
 pub use batch::{Batch, BatchError};
 pub use bls::{
     BlsError, BlsKeyFile, BlsPublicKey, BlsSecretKey, BlsSignature, Certificate, CertificateError,
-    ProofOfPossession, Validator, ValidatorSet, ValidatorSetError,
+    ConsensusKey, ProofOfPossession, Validator, ValidatorSet, ValidatorSetError,
 };
 pub use codec::DecodeError;
 pub use hash::Hash;

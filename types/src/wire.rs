@@ -344,6 +344,7 @@ impl From<&ValidatorSet> for pb::ValidatorSet {
                     voting_power: v.voting_power,
                     bls_public_key: bytes::Bytes::copy_from_slice(&v.bls_key.to_bytes()),
                     bls_proof_of_possession: bytes::Bytes::copy_from_slice(&v.bls_pop.to_bytes()),
+                    consensus_key: bytes::Bytes::copy_from_slice(&v.consensus_key.0),
                 })
                 .collect(),
         }
@@ -367,6 +368,15 @@ impl ValidatorSet {
                 Ok(Validator {
                     address: address("validator address", &v.address)?,
                     voting_power: v.voting_power,
+                    consensus_key: crate::bls::ConsensusKey(
+                        v.consensus_key.as_ref().try_into().map_err(|_| {
+                            DecodeError::BadLength {
+                                field: "consensus_key",
+                                expected: 32,
+                                got: v.consensus_key.len(),
+                            }
+                        })?,
+                    ),
                     bls_key: BlsPublicKey::from_bytes(&v.bls_public_key)
                         .map_err(invalid("bls_public_key"))?,
                     bls_pop: ProofOfPossession::from_bytes(&v.bls_proof_of_possession)

@@ -1,4 +1,8 @@
-//! Integration tests of the `ordo` binary and the node's file handling.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+//! Integration tests of the `ordo` node: key files, in-process multi-validator networks and real
+//! `ordo` processes.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod cluster;
+mod consensus;
 mod keys;
+mod processes;

@@ -22,4 +22,4 @@ pub use keys::{
     BlsError, BlsKeyFile, BlsPublicKey, BlsSecretKey, BlsSignature, POP_DST, ProofOfPossession,
     SIG_DST,
 };
-pub use validator_set::{Validator, ValidatorSet, ValidatorSetError};
+pub use validator_set::{ConsensusKey, Validator, ValidatorSet, ValidatorSetError};

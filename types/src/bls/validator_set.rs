@@ -8,13 +8,41 @@ use crate::ids::{Address, ValidatorIndex};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// One validator.
+/// One validator: its consensus (ed25519) key signs votes and proposals, its BLS key signs the
+/// attestations that certificates aggregate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validator {
     pub address: Address,
     pub voting_power: u64,
+    pub consensus_key: ConsensusKey,
     pub bls_key: BlsPublicKey,
     pub bls_pop: ProofOfPossession,
+}
+
+/// A validator's 32-byte ed25519 consensus public key, as bytes (checked where it is used).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConsensusKey(pub [u8; 32]);
+
+impl std::fmt::Debug for ConsensusKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ConsensusKey({})", hex::encode(self.0))
+    }
+}
+
+impl Serialize for ConsensusKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsensusKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let raw = hex::decode(s.trim_start_matches("0x")).map_err(serde::de::Error::custom)?;
+        raw.try_into()
+            .map(ConsensusKey)
+            .map_err(|_| serde::de::Error::custom("a consensus key is 32 bytes"))
+    }
 }
 
 /// Why a validator set was refused.
@@ -32,6 +60,8 @@ pub enum ValidatorSetError {
     DuplicateAddress(Address),
     #[error("validators {0} and {1} share one BLS key")]
     DuplicateKey(Address, Address),
+    #[error("validators {0} and {1} share one consensus key")]
+    DuplicateConsensusKey(Address, Address),
     #[error("validator {0}: the proof of possession does not verify for its BLS key")]
     InvalidProofOfPossession(Address),
 }
@@ -68,6 +98,7 @@ impl ValidatorSet {
         let mut total_power = 0u64;
         let mut addresses = std::collections::HashSet::new();
         let mut keys = std::collections::HashMap::new();
+        let mut consensus_keys = std::collections::HashMap::new();
         for v in &validators {
             if v.voting_power == 0 {
                 return Err(ValidatorSetError::ZeroPower(v.address));
@@ -80,6 +111,9 @@ impl ValidatorSet {
             }
             if let Some(other) = keys.insert(v.bls_key.to_bytes(), v.address) {
                 return Err(ValidatorSetError::DuplicateKey(other, v.address));
+            }
+            if let Some(other) = consensus_keys.insert(v.consensus_key, v.address) {
+                return Err(ValidatorSetError::DuplicateConsensusKey(other, v.address));
             }
             if !v.bls_pop.verify(&v.bls_key) {
                 return Err(ValidatorSetError::InvalidProofOfPossession(v.address));
@@ -132,7 +166,8 @@ impl ValidatorSet {
         u128::from(power) * 3 > u128::from(self.total_power) * 2
     }
 
-    /// `sha256("ordo.valset.v1" ‖ count u32 ‖ (address ‖ power u64 ‖ bls key)*)` in index order;
+    /// `sha256("ordo.valset.v1" ‖ count u32 ‖ (address ‖ power u64 ‖ consensus key ‖ bls key)*)` in
+    /// index order;
     /// the header's `validator_set_hash`.
     pub fn hash(&self) -> Hash {
         self.hash
@@ -140,11 +175,12 @@ impl ValidatorSet {
 }
 
 fn set_hash(validators: &[Validator]) -> Hash {
-    let mut buf = Vec::with_capacity(4 + validators.len() * (20 + 8 + 48));
+    let mut buf = Vec::with_capacity(4 + validators.len() * (20 + 8 + 32 + 48));
     buf.extend_from_slice(&(validators.len() as u32).to_be_bytes());
     for v in validators {
         buf.extend_from_slice(&v.address.0);
         buf.extend_from_slice(&v.voting_power.to_be_bytes());
+        buf.extend_from_slice(&v.consensus_key.0);
         buf.extend_from_slice(&v.bls_key.to_bytes());
     }
     sha256(&[VALIDATOR_SET_DOMAIN, &buf])

@@ -245,6 +245,7 @@ fn a_set_refuses_duplicates_zero_power_and_overflow() {
     ));
     let mut twin = validator(1, 1);
     twin.address = crate::common::address(9);
+    twin.consensus_key = ordo_types::ConsensusKey([9; 32]);
     let dup_key = vec![validator(1, 1), twin];
     assert!(matches!(
         ValidatorSet::new(dup_key, 16),
@@ -316,6 +317,7 @@ fn rogue_key_attack_works_without_possession_proofs_and_is_refused_with_them() {
             Validator {
                 address: crate::common::address(1),
                 voting_power: 1,
+                consensus_key: ordo_types::ConsensusKey([1; 32]),
                 bls_key: rogue,
                 bls_pop: pop,
             },

@@ -21,6 +21,7 @@ pub fn validator(i: u8, power: u64) -> Validator {
     Validator {
         address: address(i),
         voting_power: power,
+        consensus_key: ordo_types::ConsensusKey([i; 32]),
         bls_key: k.public_key(),
         bls_pop: k.proof_of_possession(),
     }

@@ -93,7 +93,10 @@ def check_trees(failures):
 def check_certificate(failures):
     case = json.load(open(os.path.join(HERE, "certificate.json")))
     vs = b"".join(
-        unhex(v["address"]) + struct.pack(">Q", v["voting_power"]) + unhex(v["bls_key"])
+        unhex(v["address"])
+        + struct.pack(">Q", v["voting_power"])
+        + unhex(v["consensus_key"])
+        + unhex(v["bls_key"])
         for v in case["validators"]
     )
     valset = sha256(b"ordo.valset.v1", struct.pack(">I", len(case["validators"])), vs)

@@ -1,0 +1,667 @@
+//! The application side of the engine: answers every `AppMsg` of malachite, promptly.
+//!
+//! - Proposing: `GetValue` builds a batch from the pool (or returns the one already built for
+//!   that height and round), stores it, replies, then streams its parts in a separate task.
+//! - Receiving: parts are reassembled, the stream's signature and the proposal's validity
+//!   (`ordo_consensus::validity`) are checked, and the proposal is stored before it is reported.
+//! - Attesting: `ExtendVote` signs the BLS attestation (after the double-sign guard);
+//!   `VerifyVoteExtensions` checks other validators' attestations.
+//! - Deciding: `Decided` aggregates the attestations into the batch's certificate and stores
+//!   batch, certificate and commit in one fsynced write before acknowledging.
+//! - Sync: `GetDecidedValues` serves stored heights; `ProcessSyncedValue` accepts a certified
+//!   batch from a peer after checking it matches its header.
+
+use crate::config::TestingSection;
+use crate::genesis::LoadedGenesis;
+use crate::pool::Pool;
+use crate::store::{Decided, Store, StoreError};
+use bytes::Bytes;
+use malachitebft_app_channel::app::consensus::{Role, VoteExtensionError};
+use malachitebft_app_channel::app::engine::host::{Next, SyncedValueOutcome};
+use malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::{AppMsg, NetworkMsg};
+use ordo_consensus::mc::{self, HeightParams, Round, Validity, VoteExtensionPolicy};
+use ordo_consensus::parts::{self, Assembled, Assembler};
+use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
+use ordo_consensus::validity::{Parent, Rules, check_proposal};
+use ordo_consensus::{BatchId, BatchValue, ConsHeight, OrdoContext, PartFin, ValidatorAddress};
+use ordo_types::bls::attestation_message;
+use ordo_types::tx::BatchTx;
+use ordo_types::{
+    Batch, BatchHeader, BlsSecretKey, BlsSignature, Certificate, Epoch, ForcedCursor, Hash, Height,
+    L1Ref, ValidatorIndex,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+/// What the RPC reads of the node's progress.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Status {
+    pub moniker: String,
+    pub address: String,
+    pub chain_id: u64,
+    pub height: u64,
+    pub round: u32,
+    pub latest_hash: String,
+    pub latest_timestamp_ms: u64,
+    pub latest_tx_count: u32,
+    pub pool_size: usize,
+    pub validators: usize,
+}
+
+/// State shared by the app loop and the RPC server.
+#[derive(Debug)]
+pub struct Shared {
+    pub store: Arc<Store>,
+    pub pool: Mutex<Pool>,
+    pub status: Mutex<Status>,
+    pub genesis: Arc<LoadedGenesis>,
+}
+
+/// Most proposals of future heights held until their height starts.
+const MAX_PENDING: usize = 64;
+/// Most heights served in one sync response.
+const MAX_SYNC_BATCH: u64 = 50;
+
+/// A fatal application error: the node stops rather than acknowledge what it could not store.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invariant(String),
+}
+
+/// The application state machine.
+#[derive(Debug)]
+pub struct App {
+    pub ctx: OrdoContext,
+    pub shared: Arc<Shared>,
+    pub signer: OrdoSigner,
+    pub verifier: OrdoVerifier,
+    pub bls: BlsSecretKey,
+    pub me: ValidatorAddress,
+    pub net: mpsc::Sender<NetworkMsg<OrdoContext>>,
+    pub testing: TestingSection,
+    pub decisions: std::fs::File,
+    height: u64,
+    round: u32,
+    parent: Parent,
+    assembler: Assembler<PeerId>,
+    pending: BTreeMap<u64, Vec<Assembled>>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn round_u32(r: Round) -> u32 {
+    r.as_u32().unwrap_or(0)
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ctx: OrdoContext,
+        shared: Arc<Shared>,
+        signer: OrdoSigner,
+        bls: BlsSecretKey,
+        me: ValidatorAddress,
+        net: mpsc::Sender<NetworkMsg<OrdoContext>>,
+        testing: TestingSection,
+        decisions: std::fs::File,
+    ) -> App {
+        let limits = shared.genesis.genesis.limits;
+        App {
+            verifier: OrdoVerifier {
+                chain: ctx.chain_id,
+            },
+            ctx,
+            shared,
+            signer,
+            bls,
+            me,
+            net,
+            testing,
+            decisions,
+            height: 0,
+            round: 0,
+            parent: Parent {
+                height: Height(0),
+                hash: Hash::ZERO,
+                timestamp_ms: 0,
+                l1_ref: L1Ref::default(),
+                forced_next: 0,
+            },
+            assembler: Assembler::new(limits),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Serves the engine until it stops, or until a fatal error.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<AppMsg<OrdoContext>>,
+    ) -> Result<(), AppError> {
+        while let Some(msg) = rx.recv().await {
+            self.handle(msg).await?;
+        }
+        Ok(())
+    }
+
+    fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    fn set(&self) -> &ordo_consensus::ConsValidatorSet {
+        &self.shared.genesis.set
+    }
+
+    fn params(&self) -> HeightParams<OrdoContext> {
+        let g = &self.shared.genesis.genesis;
+        HeightParams::new(
+            self.set().clone(),
+            g.params.timeouts(),
+            Some(std::time::Duration::from_millis(g.params.block_time_ms)),
+        )
+        .with_vote_extension_policy(VoteExtensionPolicy::Required)
+    }
+
+    /// The parent of `height`: the stored batch below it, or genesis.
+    fn parent_of(&self, height: u64) -> Result<Parent, AppError> {
+        let g = &self.shared.genesis.genesis;
+        if height <= 1 {
+            return Ok(Parent {
+                height: Height(0),
+                hash: Hash::ZERO,
+                timestamp_ms: g.genesis_time_ms,
+                l1_ref: L1Ref::default(),
+                forced_next: 0,
+            });
+        }
+        let d = self
+            .store()
+            .decided(Height(height - 1))?
+            .ok_or_else(|| AppError::Invariant(format!("height {} is not stored", height - 1)))?;
+        Ok(parent_from(&d.batch.header))
+    }
+
+    async fn handle(&mut self, msg: AppMsg<OrdoContext>) -> Result<(), AppError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let start = self.store().latest_height()?.map_or(1, |h| h.0 + 1);
+                self.enter_height(start)?;
+                info!(height = start, "consensus.ready");
+                let _ = reply.send((ConsHeight(start), self.params()));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                proposer,
+                role,
+                reply_value,
+            } => {
+                let values = self.started_round(height.0, round, proposer, role)?;
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                reply,
+                ..
+            } => {
+                let batch = self.value_for(height.0, round)?;
+                let _ = reply.send(LocallyProposedValue::new(
+                    height,
+                    round,
+                    BatchValue::new(batch.header),
+                ));
+                self.publish(&batch, round, Round::Nil);
+            }
+            AppMsg::ExtendVote {
+                height,
+                round,
+                value_id,
+                reply,
+                ..
+            } => {
+                let _ = reply.send(self.attest(height.0, round, value_id));
+            }
+            AppMsg::VerifyVoteExtensions {
+                height,
+                round,
+                value_id,
+                extensions,
+                reply,
+            } => {
+                let _ = reply.send(self.verify_attestations(height.0, round, value_id, extensions));
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                value_id,
+                ..
+            } => {
+                if let Some(batch) = self.store().undecided_by_hash(height.0, &value_id.0)? {
+                    self.publish(&batch, round, valid_round);
+                }
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let h = self.store().earliest_height()?.map_or(1, |h| h.0);
+                let _ = reply.send(ConsHeight(h));
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let value = self.received_part(published_by.unwrap_or(from), part)?;
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided {
+                certificate,
+                extensions,
+                reply,
+            } => {
+                self.decided(certificate, extensions)?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let next = certificate.height.0 + 1;
+                self.enter_height(next)?;
+                let _ = reply.send(Next::Start(ConsHeight(next), self.params()));
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let _ = reply.send(self.decided_values(range.start().0, range.end().0)?);
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let _ = reply.send(self.synced_value(height.0, round, proposer, value_bytes)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn enter_height(&mut self, height: u64) -> Result<(), AppError> {
+        self.parent = self.parent_of(height)?;
+        self.height = height;
+        self.round = 0;
+        let stale: Vec<u64> = self.pending.range(..=height).map(|(h, _)| *h).collect();
+        for h in stale {
+            if h < height {
+                self.pending.remove(&h);
+            }
+        }
+        Ok(())
+    }
+
+    fn started_round(
+        &mut self,
+        height: u64,
+        round: Round,
+        proposer: ValidatorAddress,
+        role: Role,
+    ) -> Result<Vec<ProposedValue<OrdoContext>>, AppError> {
+        debug!(height, round = round_u32(round), %proposer, ?role, "consensus.started_round");
+        self.round = round_u32(round);
+        if let Ok(mut s) = self.shared.status.lock() {
+            s.round = self.round;
+        }
+        let mut out = Vec::new();
+        // Proposals of this height that arrived early.
+        for a in self.pending.remove(&height).unwrap_or_default() {
+            if let Some(v) = self.accept(a)? {
+                out.push(v);
+            }
+        }
+        // Proposals stored before a restart.
+        for batch in self.store().undecided_at(height, self.round)? {
+            let validity = self.validity(&batch, round, Round::Nil);
+            out.push(ProposedValue {
+                height: ConsHeight(height),
+                round,
+                valid_round: Round::Nil,
+                proposer: ValidatorAddress(batch.header.proposer),
+                value: BatchValue::new(batch.header),
+                validity,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The batch this node proposes at (height, round): the one already built, or a new one.
+    fn value_for(&mut self, height: u64, round: Round) -> Result<Batch, AppError> {
+        let r = round_u32(round);
+        if let Some(b) = self
+            .store()
+            .undecided_at(height, r)?
+            .into_iter()
+            .find(|b| b.header.proposer == self.me.0)
+        {
+            return Ok(b);
+        }
+        let g = &self.shared.genesis.genesis;
+        let limits = g.limits;
+        let mut txs: Vec<BatchTx> = match self.shared.pool.lock() {
+            Ok(pool) => pool
+                .select(limits.max_batch_txs as usize, limits.max_batch_bytes)
+                .into_iter()
+                .map(BatchTx::Ordinary)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        txs.sort_by_key(BatchTx::namespace);
+        let header = BatchHeader {
+            chain_id: self.ctx.chain_id,
+            height: Height(height),
+            parent_hash: self.parent.hash,
+            timestamp_ms: now_ms().max(self.parent.timestamp_ms),
+            epoch: Epoch(0),
+            validator_set_hash: self.set().set.hash(),
+            l1_ref: self.parent.l1_ref,
+            forced_cursor: ForcedCursor::default(),
+            namespaces_root: Hash::ZERO,
+            tx_count: 0,
+            body_bytes: 0,
+            proposer: self.me.0,
+        };
+        let mut batch = Batch::seal(header, txs, self.parent.forced_next, &limits)
+            .map_err(|e| AppError::Invariant(format!("building a batch: {e}")))?;
+        if self.testing.propose_invalid_batches {
+            // A Byzantine double: the header claims one transaction more than the body has.
+            batch.header.tx_count += 1;
+            warn!(height, "testing: proposing an invalid batch");
+        }
+        self.store().put_undecided(r, &batch)?;
+        info!(height, round = r, txs = batch.txs.len(), hash = %batch.hash(), "consensus.propose");
+        Ok(batch)
+    }
+
+    /// Streams `batch` as proposal parts without holding up the engine.
+    fn publish(&self, batch: &Batch, round: Round, valid_round: Round) {
+        let fin = PartFin {
+            signature: self.signer.sign_parts(round, &batch.header, &self.me),
+        };
+        let msgs = parts::split(batch, round, valid_round, self.me, fin);
+        let net = self.net.clone();
+        tokio::spawn(async move {
+            for m in msgs {
+                if net.send(NetworkMsg::PublishProposalPart(m)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn received_part(
+        &mut self,
+        from: PeerId,
+        part: malachitebft_app_channel::app::streaming::StreamMessage<ordo_consensus::ProposalPart>,
+    ) -> Result<Option<ProposedValue<OrdoContext>>, AppError> {
+        let assembled = match self.assembler.push(from, part) {
+            Ok(Some(a)) => a,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                warn!(%from, error = %e, "consensus.part_dropped");
+                return Ok(None);
+            }
+        };
+        let h = assembled.init.height.0;
+        if h < self.height {
+            return Ok(None);
+        }
+        if h > self.height {
+            if self.pending.values().map(Vec::len).sum::<usize>() < MAX_PENDING {
+                self.pending.entry(h).or_default().push(assembled);
+            }
+            return Ok(None);
+        }
+        self.accept(assembled)
+    }
+
+    /// Checks a complete proposal of the current height, stores it and reports it.
+    fn accept(&mut self, a: Assembled) -> Result<Option<ProposedValue<OrdoContext>>, AppError> {
+        let Some(v) = mc::ValidatorSet::get_by_address(self.set(), &a.init.proposer) else {
+            return Ok(None);
+        };
+        if !self.verifier.verify_parts(
+            a.init.round,
+            &a.batch.header,
+            &a.init.proposer,
+            &a.fin.signature,
+            &v.public_key,
+        ) {
+            warn!(proposer = %a.init.proposer, "consensus.bad_stream_signature");
+            return Ok(None);
+        }
+        let validity = self.validity(&a.batch, a.init.round, a.init.valid_round);
+        if validity == Validity::Invalid {
+            warn!(height = self.height, round = round_u32(a.init.round), proposer = %a.init.proposer, "consensus.invalid_proposal");
+        }
+        self.store()
+            .put_undecided(round_u32(a.init.round), &a.batch)?;
+        Ok(Some(ProposedValue {
+            height: a.init.height,
+            round: a.init.round,
+            valid_round: a.init.valid_round,
+            proposer: a.init.proposer,
+            value: BatchValue::new(a.batch.header),
+            validity,
+        }))
+    }
+
+    fn validity(&self, batch: &Batch, round: Round, valid_round: Round) -> Validity {
+        let g = &self.shared.genesis.genesis;
+        let proposer_round = if valid_round.is_defined() {
+            valid_round
+        } else {
+            round
+        };
+        let proposer = self
+            .set()
+            .proposer(ConsHeight(batch.header.height.0), proposer_round);
+        let rules = Rules {
+            chain_id: g.chain_id,
+            epoch: Epoch(0),
+            validator_set_hash: self.set().set.hash(),
+            proposer: proposer.address.0,
+            limits: &g.limits,
+            now_ms: now_ms(),
+            max_future_skew_ms: g.params.max_future_skew_ms,
+        };
+        match check_proposal(&rules, &self.parent, batch) {
+            Ok(()) => Validity::Valid,
+            Err(e) => {
+                debug!(error = %e, "consensus.validity");
+                Validity::Invalid
+            }
+        }
+    }
+
+    fn attest(&self, height: u64, round: Round, value: BatchId) -> Option<Bytes> {
+        if let Err(e) = self
+            .signer
+            .permit_attestation(height, round_u32(round), value.0)
+        {
+            error!(error = %e, height, "consensus.attest_refused");
+            return None;
+        }
+        let msg = attestation_message(
+            self.ctx.chain_id,
+            Height(height),
+            ordo_types::Round(round_u32(round)),
+            &value.0,
+        );
+        Some(Bytes::copy_from_slice(&self.bls.sign(&msg).to_bytes()))
+    }
+
+    fn verify_attestations(
+        &self,
+        height: u64,
+        round: Round,
+        value: BatchId,
+        exts: Vec<(ValidatorAddress, Bytes)>,
+    ) -> Vec<(ValidatorAddress, Result<(), VoteExtensionError>)> {
+        let msg = attestation_message(
+            self.ctx.chain_id,
+            Height(height),
+            ordo_types::Round(round_u32(round)),
+            &value.0,
+        );
+        let set = &self.set().set;
+        exts.into_iter()
+            .map(|(addr, ext)| {
+                let ok = set
+                    .index_of(&addr.0)
+                    .and_then(|i| set.get(i))
+                    .zip(BlsSignature::from_bytes(&ext).ok())
+                    .is_some_and(|(v, sig)| v.bls_key.verify(&msg, &sig));
+                (
+                    addr,
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(VoteExtensionError::InvalidVoteExtension)
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn decided(
+        &mut self,
+        cert: mc::CommitCertificate<OrdoContext>,
+        exts: mc::VoteExtensions<OrdoContext>,
+    ) -> Result<(), AppError> {
+        let h = cert.height.0;
+        let hash = cert.value_id.0;
+        let batch = self.store().undecided_by_hash(h, &hash)?.ok_or_else(|| {
+            AppError::Invariant(format!(
+                "decided batch {hash} at height {h} was never received"
+            ))
+        })?;
+        let set = &self.set().set;
+        let votes: Vec<(ValidatorIndex, BlsSignature)> = exts
+            .extensions
+            .iter()
+            .filter_map(|(addr, ext)| {
+                Some((
+                    set.index_of(&addr.0)?,
+                    BlsSignature::from_bytes(&ext.message).ok()?,
+                ))
+            })
+            .collect();
+        let round = ordo_types::Round(round_u32(cert.round));
+        let certificate =
+            Certificate::aggregate(set, self.ctx.chain_id, Height(h), round, hash, &votes)
+                .map_err(|e| AppError::Invariant(format!("certificate of height {h}: {e}")))?
+                .certificate;
+        let commit =
+            mc::ExtendedCommitCertificate::from_commit_certificate_and_extensions(cert, exts);
+        self.commit(Decided { batch, certificate }, &commit)
+    }
+
+    fn commit(
+        &mut self,
+        d: Decided,
+        commit: &mc::ExtendedCommitCertificate<OrdoContext>,
+    ) -> Result<(), AppError> {
+        self.store().put_decided(&d, commit)?;
+        let h = d.batch.header.height.0;
+        let line = serde_json::json!({
+            "height": h,
+            "round": d.certificate.round.0,
+            "hash": d.batch.hash().to_string(),
+            "certificate": d.certificate.hash().to_string(),
+            "txs": d.batch.txs.len(),
+            "decided_at_ms": now_ms(),
+        });
+        let _ = writeln!(self.decisions, "{line}");
+        let ids: HashSet<_> = d.batch.txs.iter().map(BatchTx::id).collect();
+        let pool_size = match self.shared.pool.lock() {
+            Ok(mut p) => {
+                p.remove(&ids);
+                p.len()
+            }
+            Err(_) => 0,
+        };
+        if let Ok(mut s) = self.shared.status.lock() {
+            s.height = h;
+            s.latest_hash = d.batch.hash().to_string();
+            s.latest_timestamp_ms = d.batch.header.timestamp_ms;
+            s.latest_tx_count = d.batch.header.tx_count;
+            s.pool_size = pool_size;
+        }
+        info!(height = h, txs = d.batch.txs.len(), hash = %d.batch.hash(), "consensus.decided");
+        Ok(())
+    }
+
+    fn decided_values(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<RawDecidedValue<OrdoContext>>, AppError> {
+        let end = end.min(start.saturating_add(MAX_SYNC_BATCH - 1));
+        let mut out = Vec::new();
+        for h in start..=end {
+            let (Some(d), Some(c)) = (
+                self.store().decided(Height(h))?,
+                self.store().commit(Height(h))?,
+            ) else {
+                break;
+            };
+            out.push(RawDecidedValue::new(Bytes::from(d.batch.encode_proto()), c));
+        }
+        Ok(out)
+    }
+
+    fn synced_value(
+        &mut self,
+        height: u64,
+        round: Round,
+        proposer: ValidatorAddress,
+        bytes: Bytes,
+    ) -> Result<SyncedValueOutcome<OrdoContext>, AppError> {
+        let limits = self.shared.genesis.genesis.limits;
+        let batch = match Batch::decode_proto(&bytes, &limits) {
+            Ok(b) if b.header.height.0 == height && b.check_body(&limits).is_ok() => b,
+            _ => return Ok(SyncedValueOutcome::PeerFault),
+        };
+        self.store().put_undecided(round_u32(round), &batch)?;
+        Ok(SyncedValueOutcome::Verdict(ProposedValue {
+            height: ConsHeight(height),
+            round,
+            valid_round: Round::Nil,
+            proposer,
+            value: BatchValue::new(batch.header),
+            validity: Validity::Valid,
+        }))
+    }
+}
+
+fn parent_from(h: &BatchHeader) -> Parent {
+    Parent {
+        height: h.height,
+        hash: h.hash(),
+        timestamp_ms: h.timestamp_ms,
+        l1_ref: h.l1_ref,
+        forced_next: h.forced_cursor.next,
+    }
+}

@@ -1,0 +1,156 @@
+//! The node configuration, `config.toml` in the node's home.
+
+use malachitebft_app_channel::app::config::{
+    ConsensusConfig, NodeConfig, ValuePayload, ValueSyncConfig,
+};
+use ordo_types::Limits;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// `[p2p]`: the consensus network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// `/ip4/<ip>/tcp/<port>`.
+    pub listen: String,
+    /// `/ip4/<ip>/tcp/<port>/p2p/<peer id>` of every other validator.
+    pub persistent_peers: Vec<String>,
+}
+
+/// `[rpc]`: the node's HTTP API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    pub listen: SocketAddr,
+}
+
+/// `[mempool]`: the local transaction pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    pub max_txs: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        MempoolSection {
+            max_txs: 200_000,
+            max_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[testing]`: faults a test can switch on. Never set these on a real validator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingSection {
+    /// Propose batches whose header does not match their body (a Byzantine proposer double).
+    pub propose_invalid_batches: bool,
+}
+
+/// The whole `config.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub moniker: String,
+    pub p2p: P2pSection,
+    pub rpc: RpcSection,
+    #[serde(default)]
+    pub mempool: MempoolSection,
+    #[serde(default)]
+    pub testing: TestingSection,
+}
+
+/// Why a config file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(String, toml::de::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path`. `ORDO_RPC_LISTEN` and `ORDO_P2P_LISTEN` override the file.
+    pub fn read(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(name.clone(), e))?;
+        let mut c: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse(name, e))?;
+        if let Ok(v) = std::env::var("ORDO_RPC_LISTEN") {
+            c.rpc.listen = v
+                .parse()
+                .map_err(|e| ConfigError::Invalid(format!("ORDO_RPC_LISTEN={v}: {e}")))?;
+        }
+        if let Ok(v) = std::env::var("ORDO_P2P_LISTEN") {
+            c.p2p.listen = v;
+        }
+        Ok(c)
+    }
+
+    /// TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a config serializes")
+    }
+}
+
+/// What malachite reads of the configuration.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub moniker: String,
+    pub consensus: ConsensusConfig,
+    pub value_sync: ValueSyncConfig,
+}
+
+impl EngineConfig {
+    /// The engine configuration of a node.
+    pub fn new(config: &Config, limits: &Limits) -> Result<EngineConfig, ConfigError> {
+        let listen = config.p2p.listen.parse().map_err(|e| {
+            ConfigError::Invalid(format!("p2p.listen {:?}: {e}", config.p2p.listen))
+        })?;
+        let peers = config
+            .p2p
+            .persistent_peers
+            .iter()
+            .map(|p| ordo_p2p::parse_peer(p).map_err(|e| ConfigError::Invalid(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let consensus = ConsensusConfig {
+            p2p: ordo_p2p::consensus_p2p(listen, peers, limits),
+            value_payload: ValuePayload::ProposalAndParts,
+            queue_capacity: 100,
+            ..ConsensusConfig::default()
+        };
+        let value_sync = ValueSyncConfig {
+            status_update_interval: std::time::Duration::from_millis(500),
+            request_timeout: std::time::Duration::from_secs(5),
+            max_response_size: bytesize::ByteSize::b(limits.max_batch_bytes.saturating_mul(2)),
+            ..ValueSyncConfig::default()
+        };
+        Ok(EngineConfig {
+            moniker: config.moniker.clone(),
+            consensus,
+            value_sync,
+        })
+    }
+}
+
+impl NodeConfig for EngineConfig {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}

@@ -1,0 +1,129 @@
+//! The genesis file: the chain id, the first validator set, the limits and the consensus
+//! parameters every validator must share. `genesis.json`.
+
+use ordo_consensus::{ConsValidatorSet, mc};
+use ordo_types::{ChainId, Hash, Limits, Validator, ValidatorSet};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Consensus timing shared by the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainParams {
+    /// Minimum time between two heights; batches fill with what arrived meanwhile.
+    pub block_time_ms: u64,
+    /// How far ahead of a validator's clock a proposal's timestamp may be.
+    pub max_future_skew_ms: u64,
+    pub timeout_propose_ms: u64,
+    pub timeout_prevote_ms: u64,
+    pub timeout_precommit_ms: u64,
+    /// Added to each timeout per round, so a slow network eventually fits.
+    pub timeout_delta_ms: u64,
+}
+
+impl Default for ChainParams {
+    fn default() -> Self {
+        ChainParams {
+            block_time_ms: 100,
+            max_future_skew_ms: 2_000,
+            timeout_propose_ms: 1_000,
+            timeout_prevote_ms: 500,
+            timeout_precommit_ms: 500,
+            timeout_delta_ms: 250,
+        }
+    }
+}
+
+impl ChainParams {
+    /// The engine's timeouts.
+    pub fn timeouts(&self) -> mc::LinearTimeouts {
+        let ms = Duration::from_millis;
+        let propose = ms(self.timeout_propose_ms);
+        let prevote = ms(self.timeout_prevote_ms);
+        let precommit = ms(self.timeout_precommit_ms);
+        mc::LinearTimeouts {
+            propose,
+            propose_delta: ms(self.timeout_delta_ms),
+            prevote,
+            prevote_delta: ms(self.timeout_delta_ms),
+            precommit,
+            precommit_delta: ms(self.timeout_delta_ms),
+            rebroadcast: propose + prevote + precommit,
+            max_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The genesis of a chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    pub chain_id: ChainId,
+    pub genesis_time_ms: u64,
+    pub validators: Vec<Validator>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub params: ChainParams,
+}
+
+/// Why a genesis file was refused.
+#[derive(Debug, Error)]
+pub enum GenesisError {
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(String, serde_json::Error),
+    #[error("genesis validators: {0}")]
+    Validators(String),
+    #[error("genesis params: {0}")]
+    Params(String),
+}
+
+/// A loaded genesis with its validated sets.
+#[derive(Clone, Debug)]
+pub struct LoadedGenesis {
+    pub genesis: Genesis,
+    pub set: ConsValidatorSet,
+    pub hash: Hash,
+}
+
+/// Largest genesis file accepted.
+pub const MAX_GENESIS_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Genesis {
+    /// Validates the genesis: the validator set (keys, proofs of possession, powers) and params.
+    pub fn load(self) -> Result<LoadedGenesis, GenesisError> {
+        if self.params.block_time_ms == 0 || self.params.timeout_propose_ms == 0 {
+            return Err(GenesisError::Params(
+                "block_time_ms and timeouts must be positive".into(),
+            ));
+        }
+        let set = ValidatorSet::new(self.validators.clone(), self.limits.max_validators)
+            .map_err(|e| GenesisError::Validators(e.to_string()))?;
+        let set =
+            ConsValidatorSet::new(set).map_err(|e| GenesisError::Validators(e.to_string()))?;
+        let bytes = serde_json::to_vec(&self).expect("a genesis serializes");
+        Ok(LoadedGenesis {
+            hash: ordo_types::hash::sha256(&[b"ordo.genesis.v1", &bytes]),
+            genesis: self,
+            set,
+        })
+    }
+
+    /// Reads and validates `path`.
+    pub fn read(path: &Path) -> Result<LoadedGenesis, GenesisError> {
+        let name = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| GenesisError::Io(name.clone(), e))?;
+        if meta.len() > MAX_GENESIS_BYTES {
+            return Err(GenesisError::Params(format!(
+                "{name} is larger than {MAX_GENESIS_BYTES} bytes"
+            )));
+        }
+        let text = std::fs::read(path).map_err(|e| GenesisError::Io(name.clone(), e))?;
+        let g: Genesis = serde_json::from_slice(&text).map_err(|e| GenesisError::Parse(name, e))?;
+        g.load()
+    }
+}

@@ -1,0 +1,288 @@
+//! A node's home directory: where its config, genesis, keys and data live, and the commands
+//! that create homes (`ordo init`, `ordo testnet init`).
+//!
+//! ```text
+//! HOME/config.toml      node configuration
+//! HOME/genesis.json     the chain's genesis
+//! HOME/keys/            consensus.json (ed25519), bls.json, node.json (libp2p); mode 0600
+//! HOME/data/db/         rocksdb
+//! HOME/data/wal/        malachite's write-ahead log
+//! HOME/data/sign_state  the double-sign guard's state (fsynced before any signature leaves)
+//! HOME/data/*.log       decision and signature logs (JSON lines) for checkers
+//! ```
+
+use crate::config::{Config, MempoolSection, P2pSection, RpcSection, TestingSection};
+use crate::genesis::{ChainParams, Genesis};
+use crate::keyfile::{self, KeyFileError};
+use malachitebft_signing_ed25519::PrivateKey;
+use ordo_types::{Address, BlsSecretKey, ChainId, ConsensusKey, Limits, Validator};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+pub const CONSENSUS_KEY_KIND: &str = "ordo-ed25519-consensus";
+pub const NODE_KEY_KIND: &str = "ordo-libp2p-ed25519";
+
+/// Paths inside a home.
+#[derive(Clone, Debug)]
+pub struct Home(pub PathBuf);
+
+impl Home {
+    pub fn config(&self) -> PathBuf {
+        self.0.join("config.toml")
+    }
+    pub fn genesis(&self) -> PathBuf {
+        self.0.join("genesis.json")
+    }
+    pub fn consensus_key(&self) -> PathBuf {
+        self.0.join("keys/consensus.json")
+    }
+    pub fn bls_key(&self) -> PathBuf {
+        self.0.join("keys/bls.json")
+    }
+    pub fn node_key(&self) -> PathBuf {
+        self.0.join("keys/node.json")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.0.join("data/db")
+    }
+    pub fn wal(&self) -> PathBuf {
+        self.0.join("data/wal/consensus.wal")
+    }
+    pub fn sign_state(&self) -> PathBuf {
+        self.0.join("data/sign_state")
+    }
+    pub fn signature_log(&self) -> PathBuf {
+        self.0.join("data/signatures.log")
+    }
+    pub fn decision_log(&self) -> PathBuf {
+        self.0.join("data/decisions.log")
+    }
+}
+
+/// A validator's three keys.
+#[derive(Clone)]
+pub struct Keys {
+    pub consensus: PrivateKey,
+    pub bls: BlsSecretKey,
+    pub node: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("address", &self.address())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The address of a consensus key: the first 20 bytes of `sha256("ordo.address.v1" ‖ key)`.
+pub fn address_of(key: &[u8; 32]) -> Address {
+    let h = ordo_types::hash::sha256(&[b"ordo.address.v1", key]);
+    let mut a = [0u8; 20];
+    a.copy_from_slice(&h.0[..20]);
+    Address(a)
+}
+
+impl Keys {
+    /// Fresh keys from the operating system's randomness.
+    pub fn generate() -> Result<Keys, ordo_types::BlsError> {
+        Ok(Keys {
+            consensus: PrivateKey::generate(rand::rngs::OsRng),
+            bls: BlsSecretKey::generate()?,
+            node: Zeroizing::new(ordo_p2p::generate_node_secret()),
+        })
+    }
+
+    pub fn address(&self) -> Address {
+        address_of(self.consensus.public_key().as_bytes())
+    }
+
+    /// This validator's genesis entry.
+    pub fn validator(&self, voting_power: u64) -> Validator {
+        Validator {
+            address: self.address(),
+            voting_power,
+            consensus_key: ConsensusKey(*self.consensus.public_key().as_bytes()),
+            bls_key: self.bls.public_key(),
+            bls_pop: self.bls.proof_of_possession(),
+        }
+    }
+
+    pub fn peer_id(&self) -> String {
+        ordo_p2p::peer_id(*self.node)
+            .map(|p| p.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Writes the three key files (mode 0600).
+    pub fn write(&self, home: &Home, force: bool) -> Result<(), KeyFileError> {
+        let secret = Zeroizing::new(self.consensus.inner().to_bytes());
+        keyfile::write_seed(
+            &home.consensus_key(),
+            CONSENSUS_KEY_KIND,
+            format!("0x{}", hex::encode(self.consensus.public_key().as_bytes())),
+            &secret,
+            force,
+        )?;
+        keyfile::write_bls_key(&home.bls_key(), &self.bls, force)?;
+        keyfile::write_seed(
+            &home.node_key(),
+            NODE_KEY_KIND,
+            self.peer_id(),
+            &self.node,
+            force,
+        )
+    }
+
+    /// Reads the three key files, refusing any that others may read.
+    pub fn read(home: &Home) -> Result<Keys, KeyFileError> {
+        let (secret, _) = keyfile::read_seed(&home.consensus_key(), CONSENSUS_KEY_KIND)?;
+        let bls = keyfile::read_bls_key(&home.bls_key())?;
+        let (node, _) = keyfile::read_seed(&home.node_key(), NODE_KEY_KIND)?;
+        Ok(Keys {
+            consensus: PrivateKey::from(*secret),
+            bls,
+            node,
+        })
+    }
+}
+
+/// Why a home could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0} already holds a node; remove it or pick another --home")]
+    Exists(PathBuf),
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    #[error("key generation: {0}")]
+    Keygen(#[from] ordo_types::BlsError),
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), InitError> {
+    std::fs::write(path, text).map_err(|e| InitError::Io(path.to_path_buf(), e))
+}
+
+fn prepare(home: &Home) -> Result<(), InitError> {
+    if home.config().exists() || home.genesis().exists() {
+        return Err(InitError::Exists(home.0.clone()));
+    }
+    std::fs::create_dir_all(home.0.join("keys")).map_err(|e| InitError::Io(home.0.clone(), e))?;
+    std::fs::set_permissions(&home.0, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| InitError::Io(home.0.clone(), e))?;
+    Ok(())
+}
+
+fn config_for(moniker: String, p2p: u16, rpc: u16, peers: Vec<String>) -> Config {
+    Config {
+        moniker,
+        p2p: P2pSection {
+            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, p2p).to_string(),
+            persistent_peers: peers,
+        },
+        rpc: RpcSection {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, rpc)),
+        },
+        mempool: MempoolSection::default(),
+        testing: TestingSection::default(),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `ordo init`: a single-validator chain in `home` (keys, genesis naming this validator,
+/// config on loopback ports `p2p_port` and `rpc_port`).
+pub fn init(
+    home: &Home,
+    chain_id: ChainId,
+    p2p_port: u16,
+    rpc_port: u16,
+) -> Result<Keys, InitError> {
+    prepare(home)?;
+    let keys = Keys::generate()?;
+    keys.write(home, false)?;
+    let genesis = Genesis {
+        chain_id,
+        genesis_time_ms: now_ms(),
+        validators: vec![keys.validator(1)],
+        limits: Limits::default(),
+        params: ChainParams::default(),
+    };
+    write_genesis(home, &genesis)?;
+    let moniker = home
+        .0
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "node".into());
+    write_file(
+        &home.config(),
+        &config_for(moniker, p2p_port, rpc_port, vec![]).to_toml(),
+    )?;
+    Ok(keys)
+}
+
+fn write_genesis(home: &Home, g: &Genesis) -> Result<(), InitError> {
+    let text = serde_json::to_string_pretty(g).expect("a genesis serializes");
+    write_file(&home.genesis(), &text)
+}
+
+/// Ports of validator `i` of a local testnet: p2p `base + 2i`, rpc `base + 2i + 1`.
+pub fn testnet_ports(base: u16, i: usize) -> (u16, u16) {
+    let p2p = base + 2 * i as u16;
+    (p2p, p2p + 1)
+}
+
+/// `ordo testnet init`: `n` homes `output/node-<i>` sharing one genesis, each validator
+/// connected to all others on loopback.
+pub fn testnet_init(
+    output: &Path,
+    n: usize,
+    chain_id: ChainId,
+    base_port: u16,
+    params: ChainParams,
+) -> Result<Vec<(Home, Keys)>, InitError> {
+    let homes: Vec<Home> = (0..n)
+        .map(|i| Home(output.join(format!("node-{i}"))))
+        .collect();
+    for h in &homes {
+        prepare(h)?;
+    }
+    let keys = (0..n)
+        .map(|_| Keys::generate())
+        .collect::<Result<Vec<_>, _>>()?;
+    let genesis = Genesis {
+        chain_id,
+        genesis_time_ms: now_ms(),
+        validators: keys.iter().map(|k| k.validator(1)).collect(),
+        limits: Limits::default(),
+        params,
+    };
+    for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
+        k.write(home, false)?;
+        write_genesis(home, &genesis)?;
+        let peers = keys
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, other)| {
+                let (p2p, _) = testnet_ports(base_port, j);
+                let peer = ordo_p2p::peer_id(*other.node).expect("a generated node key is valid");
+                ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, p2p, &peer).to_string()
+            })
+            .collect();
+        let (p2p, rpc) = testnet_ports(base_port, i);
+        write_file(
+            &home.config(),
+            &config_for(format!("node-{i}"), p2p, rpc, peers).to_toml(),
+        )?;
+    }
+    Ok(homes.into_iter().zip(keys).collect())
+}

@@ -1,0 +1,188 @@
+//! Starting and stopping a node: opens storage, loads keys, starts malachite, the app loop and
+//! the RPC server. Used by `ordo start` and by in-process multi-node tests.
+
+use crate::app::{App, AppError, Shared, Status};
+use crate::config::{Config, EngineConfig};
+use crate::genesis::Genesis;
+use crate::home::{Home, Keys};
+use crate::pool::Pool;
+use crate::signguard::FileGuard;
+use crate::store::Store;
+use malachitebft_app_channel::{
+    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, SyncContext,
+    WalContext, start_engine,
+};
+use ordo_consensus::codec::ProtoCodec;
+use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
+use ordo_consensus::{OrdoContext, ValidatorAddress};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("config: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("genesis: {0}")]
+    Genesis(#[from] crate::genesis::GenesisError),
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keyfile::KeyFileError),
+    #[error("storage: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("this node's address {0} is not in the genesis validator set")]
+    NotAValidator(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A running node.
+pub struct NodeHandle {
+    pub rpc_addr: SocketAddr,
+    pub shared: Arc<Shared>,
+    pub home: Home,
+    engine: EngineHandle,
+    app: JoinHandle<Result<(), AppError>>,
+    rpc: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle")
+            .field("rpc_addr", &self.rpc_addr)
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeHandle {
+    /// Stops the engine and the app, then the RPC server; storage is closed when the last
+    /// reference drops.
+    pub async fn stop(self) {
+        let _ = self
+            .engine
+            .actor
+            .stop_and_wait(None, Some(std::time::Duration::from_secs(5)))
+            .await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.engine.handle).await;
+        self.app.abort();
+        self.rpc.abort();
+        let _ = self.app.await;
+        let _ = self.rpc.await;
+    }
+
+    /// Waits until the engine or the app stops on its own; returns why.
+    pub async fn wait(&mut self) -> String {
+        tokio::select! {
+            r = &mut self.engine.handle => format!("the consensus engine stopped: {r:?}"),
+            r = &mut self.app => match r {
+                Ok(Ok(())) => "the engine closed the app channel".into(),
+                Ok(Err(e)) => format!("fatal: {e}"),
+                Err(e) => format!("the app task failed: {e}"),
+            },
+        }
+    }
+}
+
+/// Starts the node of `home`.
+pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
+    let config = Config::read(&home.config())?;
+    let genesis = Arc::new(Genesis::read(&home.genesis())?);
+    let keys = Keys::read(&home)?;
+    let address = keys.address();
+    if genesis.set.set.index_of(&address).is_none() {
+        return Err(StartError::NotAValidator(address.to_string()));
+    }
+    let g = &genesis.genesis;
+    let store = Arc::new(Store::open(&home.db(), g.limits)?);
+    let guard = Arc::new(
+        FileGuard::open(&home.sign_state(), &home.signature_log()).map_err(StartError::Other)?,
+    );
+    let ctx = OrdoContext {
+        chain_id: g.chain_id,
+    };
+    let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard);
+    let codec = ProtoCodec { limits: g.limits };
+    let keypair =
+        ordo_p2p::node_keypair(*keys.node).map_err(|e| StartError::Other(e.to_string()))?;
+    let identity = NetworkIdentity::new(config.moniker.clone(), keypair, Some(address.to_string()));
+    let me = ValidatorAddress(address);
+    let (channels, engine) = start_engine(
+        ctx,
+        EngineConfig::new(&config, &g.limits)?,
+        WalContext::new(home.wal(), codec),
+        NetworkContext::new(identity, codec),
+        ConsensusContext::new_validator(
+            me,
+            Box::new(OrdoVerifier { chain: g.chain_id }),
+            Box::new(signer.clone()),
+        ),
+        SyncContext::new(codec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
+    let latest = match store.latest_height()? {
+        Some(h) => store.decided(h)?,
+        None => None,
+    };
+    let shared = Arc::new(Shared {
+        store,
+        pool: Mutex::new(Pool::new(
+            config.mempool.max_txs,
+            config.mempool.max_bytes,
+            g.limits,
+        )),
+        status: Mutex::new(Status {
+            moniker: config.moniker.clone(),
+            address: address.to_string(),
+            chain_id: g.chain_id.0,
+            validators: genesis.set.set.len(),
+            height: latest.as_ref().map_or(0, |d| d.batch.header.height.0),
+            latest_hash: latest
+                .as_ref()
+                .map(|d| d.batch.hash().to_string())
+                .unwrap_or_default(),
+            latest_timestamp_ms: latest.as_ref().map_or(0, |d| d.batch.header.timestamp_ms),
+            latest_tx_count: latest.as_ref().map_or(0, |d| d.batch.header.tx_count),
+            ..Status::default()
+        }),
+        genesis: genesis.clone(),
+    });
+    let decisions = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.decision_log())
+        .map_err(|e| StartError::Other(format!("{}: {e}", home.decision_log().display())))?;
+    let app = App::new(
+        ctx,
+        shared.clone(),
+        signer,
+        keys.bls.clone(),
+        me,
+        channels.network,
+        config.testing,
+        decisions,
+    );
+    let app = tokio::spawn(app.run(channels.consensus));
+    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+        .await
+        .map_err(|e| StartError::Other(format!("rpc listen {}: {e}", config.rpc.listen)))?;
+    let rpc_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let router = crate::rpc::router(shared.clone());
+    let rpc = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    info!(moniker = %config.moniker, %address, rpc = %rpc_addr, p2p = %config.p2p.listen, "node.started");
+    Ok(NodeHandle {
+        rpc_addr,
+        shared,
+        home,
+        engine,
+        app,
+        rpc,
+    })
+}

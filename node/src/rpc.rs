@@ -1,0 +1,143 @@
+//! The node's HTTP API (JSON), for rollups' first transaction path and for humans and probes:
+//!
+//! | method | path | answer |
+//! |---|---|---|
+//! | GET | `/health` | 200 once the node serves |
+//! | GET | `/v1/status` | height, round, latest hash, pool size |
+//! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …}`; 400 malformed, 409 duplicate, 413 too large, 503 pool full |
+//! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` or 404 |
+//! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
+//! | GET | `/v1/validators` | the validator set and its hash |
+
+use crate::app::Shared;
+use crate::pool::Rejected;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ordo_types::tx::{BatchTx, Transaction};
+use ordo_types::{Hash, Height, Namespace, TxId};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+type S = State<Arc<Shared>>;
+
+fn error(code: StatusCode, reason: impl ToString) -> Response {
+    (code, Json(json!({ "error": reason.to_string() }))).into_response()
+}
+
+/// The routes over the node's shared state.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/v1/status", get(status))
+        .route("/v1/tx", post(submit))
+        .route("/v1/tx/{id}", get(tx_status))
+        .route("/v1/batch/{height}", get(batch))
+        .route("/v1/validators", get(validators))
+        .with_state(shared)
+}
+
+async fn status(State(s): S) -> Response {
+    let mut st = s.status.lock().map(|g| g.clone()).unwrap_or_default();
+    st.pool_size = s.pool.lock().map(|p| p.len()).unwrap_or(0);
+    Json(st).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitTx {
+    namespace: u64,
+    payload: String,
+}
+
+async fn submit(
+    State(s): S,
+    body: Result<Json<SubmitTx>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(req)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"namespace\": u64, \"payload\": \"0x<hex>\"}",
+        );
+    };
+    let Ok(payload) = hex::decode(req.payload.trim_start_matches("0x")) else {
+        return error(StatusCode::BAD_REQUEST, "payload is not hex");
+    };
+    let tx = Transaction::new(Namespace(req.namespace), payload);
+    let id = tx.id();
+    if let Ok(Some((h, i))) = s.store.tx_position(&id) {
+        return (StatusCode::CONFLICT, Json(json!({"error": "already ordered", "id": id.to_string(), "height": h.0, "index": i}))).into_response();
+    }
+    let outcome = match s.pool.lock() {
+        Ok(mut p) => p.add(tx),
+        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "pool unavailable"),
+    };
+    match outcome {
+        Ok(id) => Json(json!({ "id": id.to_string(), "status": "accepted" })).into_response(),
+        Err(e @ Rejected::Duplicate) => error(StatusCode::CONFLICT, e),
+        Err(e @ Rejected::TooLarge { .. }) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
+        Err(e @ Rejected::Full { .. }) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn tx_status(State(s): S, Path(id): Path<String>) -> Response {
+    let Some(id) = Hash::from_hex(&id).map(TxId) else {
+        return error(StatusCode::BAD_REQUEST, "a transaction id is 64 hex digits");
+    };
+    match s.store.tx_position(&id) {
+        Ok(Some((h, i))) => {
+            Json(json!({"id": id.to_string(), "status": "ordered", "height": h.0, "index": i}))
+                .into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, "unknown or not yet ordered"),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn tx_json(t: &BatchTx) -> Value {
+    json!({
+        "id": t.id().to_string(),
+        "namespace": t.namespace().0,
+        "forced": t.is_forced(),
+        "payload": format!("0x{}", hex::encode(t.payload())),
+    })
+}
+
+async fn batch(State(s): S, Path(height): Path<u64>) -> Response {
+    match s.store.decided(Height(height)) {
+        Ok(Some(d)) => Json(json!({
+            "height": height,
+            "hash": d.batch.hash().to_string(),
+            "header": d.batch.header,
+            "header_bytes": format!("0x{}", hex::encode(d.batch.header.to_bytes())),
+            "txs": d.batch.txs.iter().map(tx_json).collect::<Vec<_>>(),
+            "certificate": {
+                "height": d.certificate.height.0,
+                "round": d.certificate.round.0,
+                "batch_hash": d.certificate.batch_hash.to_string(),
+                "signers": format!("0x{}", hex::encode(&d.certificate.signers.0)),
+                "signature": d.certificate.signature.to_string(),
+                "encoded": format!("0x{}", hex::encode(d.certificate.encode())),
+            },
+        }))
+        .into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no batch at height {height}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn validators(State(s): S) -> Response {
+    let g = &s.genesis;
+    Json(json!({
+        "chain_id": g.genesis.chain_id.0,
+        "validator_set_hash": g.set.set.hash().to_string(),
+        "validators": g.set.set.validators(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,253 @@
+//! rocksdb storage of a node: decided batches with their certificates, the engine's commit
+//! certificates (for sync), a transaction index and proposals not yet decided.
+//!
+//! Column families (keys big-endian):
+//! - `batches`: height → `ordo.v1.CertifiedBatch` (batch + BLS certificate)
+//! - `commits`: height → `ordo.v1.consensus.ExtendedCommitCertificate` (individual signatures
+//!   and vote extensions, which value sync serves)
+//! - `txs`: tx id → height u64 ‖ index u32
+//! - `undecided`: height ‖ round ‖ batch hash → `ordo.v1.Batch`
+//!
+//! A decided height is written in one atomic, fsynced batch before the engine is told it is
+//! stored.
+
+use ordo_consensus::codec::{self as ccodec, pb as cpb};
+use ordo_consensus::{OrdoContext, mc};
+use ordo_types::wire::{decode_message, pb};
+use ordo_types::{Batch, Certificate, Hash, Height, Limits, TxId};
+use prost::Message;
+use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
+use std::path::Path;
+use thiserror::Error;
+
+const CF_BATCHES: &str = "batches";
+const CF_COMMITS: &str = "commits";
+const CF_TXS: &str = "txs";
+const CF_UNDECIDED: &str = "undecided";
+
+/// A storage failure. Corrupt data is an error, never a panic.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("corrupt {what} at {key}: {reason}")]
+    Corrupt {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+/// A decided batch as stored and served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decided {
+    pub batch: Batch,
+    pub certificate: Certificate,
+}
+
+/// The node's database.
+#[derive(Debug)]
+pub struct Store {
+    db: DB,
+    limits: Limits,
+}
+
+fn sync_write() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+fn undecided_key(h: u64, r: u32, hash: &Hash) -> Vec<u8> {
+    let mut k = Vec::with_capacity(44);
+    k.extend_from_slice(&h.to_be_bytes());
+    k.extend_from_slice(&r.to_be_bytes());
+    k.extend_from_slice(&hash.0);
+    k
+}
+
+fn corrupt(what: &'static str, key: impl ToString, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        key: key.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path, limits: Limits) -> Result<Store, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_open_files(256);
+        let cfs = [CF_BATCHES, CF_COMMITS, CF_TXS, CF_UNDECIDED]
+            .into_iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Store { db, limits })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is created on open")
+    }
+
+    /// Stores a decided height atomically and durably: the batch and its certificate, the
+    /// engine's commit certificate, the transaction index; and drops proposals at or below it.
+    pub fn put_decided(
+        &self,
+        decided: &Decided,
+        commit: &mc::ExtendedCommitCertificate<OrdoContext>,
+    ) -> Result<(), StoreError> {
+        let h = decided.batch.header.height.0;
+        let record = pb::CertifiedBatch {
+            batch: Some(decided.batch.to_proto()),
+            certificate: Some((&decided.certificate).into()),
+        };
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(CF_BATCHES), h.to_be_bytes(), record.encode_to_vec());
+        wb.put_cf(
+            self.cf(CF_COMMITS),
+            h.to_be_bytes(),
+            ccodec::extended_cert_pb(commit).encode_to_vec(),
+        );
+        for (i, tx) in decided.batch.txs.iter().enumerate() {
+            let mut pos = Vec::with_capacity(12);
+            pos.extend_from_slice(&h.to_be_bytes());
+            pos.extend_from_slice(&(i as u32).to_be_bytes());
+            wb.put_cf(self.cf(CF_TXS), tx.id().0.0, pos);
+        }
+        wb.delete_range_cf(
+            self.cf(CF_UNDECIDED),
+            0u64.to_be_bytes(),
+            h.saturating_add(1).to_be_bytes(),
+        );
+        self.db.write_opt(wb, &sync_write())?;
+        Ok(())
+    }
+
+    /// The decided batch at `height`.
+    pub fn decided(&self, height: Height) -> Result<Option<Decided>, StoreError> {
+        let Some(bytes) = self
+            .db
+            .get_cf(self.cf(CF_BATCHES), height.0.to_be_bytes())?
+        else {
+            return Ok(None);
+        };
+        let bad = |e: &dyn std::fmt::Display| corrupt("batch", height, e);
+        let rec: pb::CertifiedBatch = decode_message(&bytes, &self.limits).map_err(|e| bad(&e))?;
+        let batch = Batch::from_proto(rec.batch.ok_or_else(|| bad(&"no batch"))?, &self.limits)
+            .map_err(|e| bad(&e))?;
+        let certificate = Certificate::from_proto(
+            rec.certificate.ok_or_else(|| bad(&"no certificate"))?,
+            &self.limits,
+        )
+        .map_err(|e| bad(&e))?;
+        Ok(Some(Decided { batch, certificate }))
+    }
+
+    /// The engine's commit certificate at `height`.
+    pub fn commit(
+        &self,
+        height: Height,
+    ) -> Result<Option<mc::ExtendedCommitCertificate<OrdoContext>>, StoreError> {
+        let Some(bytes) = self
+            .db
+            .get_cf(self.cf(CF_COMMITS), height.0.to_be_bytes())?
+        else {
+            return Ok(None);
+        };
+        let bad = |e: &dyn std::fmt::Display| corrupt("commit", height, e);
+        let p: cpb::ExtendedCommitCertificate =
+            decode_message(&bytes, &self.limits).map_err(|e| bad(&e))?;
+        ccodec::extended_cert_from(p, &self.limits)
+            .map(Some)
+            .map_err(|e| bad(&e))
+    }
+
+    fn edge_height(&self, mode: IteratorMode<'_>) -> Result<Option<Height>, StoreError> {
+        match self.db.iterator_cf(self.cf(CF_BATCHES), mode).next() {
+            None => Ok(None),
+            Some(item) => {
+                let (k, _) = item?;
+                let raw: [u8; 8] = k
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("batch key", hex::encode(&k), "not 8 bytes"))?;
+                Ok(Some(Height(u64::from_be_bytes(raw))))
+            }
+        }
+    }
+
+    /// The highest decided height.
+    pub fn latest_height(&self) -> Result<Option<Height>, StoreError> {
+        self.edge_height(IteratorMode::End)
+    }
+
+    /// The lowest decided height held.
+    pub fn earliest_height(&self) -> Result<Option<Height>, StoreError> {
+        self.edge_height(IteratorMode::Start)
+    }
+
+    /// Where a transaction was ordered: (height, index).
+    pub fn tx_position(&self, id: &TxId) -> Result<Option<(Height, u32)>, StoreError> {
+        let Some(v) = self.db.get_cf(self.cf(CF_TXS), id.0.0)? else {
+            return Ok(None);
+        };
+        let raw: [u8; 12] = v
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("tx index", id, "not 12 bytes"))?;
+        let (h, i) = raw.split_at(8);
+        let h = u64::from_be_bytes(h.try_into().unwrap_or_default());
+        let i = u32::from_be_bytes(i.try_into().unwrap_or_default());
+        Ok(Some((Height(h), i)))
+    }
+
+    /// Stores a proposal received or built at (height, round), durably.
+    pub fn put_undecided(&self, round: u32, batch: &Batch) -> Result<(), StoreError> {
+        let key = undecided_key(batch.header.height.0, round, &batch.hash());
+        self.db.put_cf_opt(
+            self.cf(CF_UNDECIDED),
+            key,
+            batch.encode_proto(),
+            &sync_write(),
+        )?;
+        Ok(())
+    }
+
+    /// Every proposal stored at (height, round).
+    pub fn undecided_at(&self, height: u64, round: u32) -> Result<Vec<Batch>, StoreError> {
+        let mut prefix = height.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&round.to_be_bytes());
+        self.scan_undecided(&prefix)
+    }
+
+    /// The proposal at `height` with `hash`, in any round.
+    pub fn undecided_by_hash(&self, height: u64, hash: &Hash) -> Result<Option<Batch>, StoreError> {
+        Ok(self
+            .scan_undecided(&height.to_be_bytes())?
+            .into_iter()
+            .find(|b| b.hash() == *hash))
+    }
+
+    fn scan_undecided(&self, prefix: &[u8]) -> Result<Vec<Batch>, StoreError> {
+        let mut out = Vec::new();
+        let it = self.db.iterator_cf(
+            self.cf(CF_UNDECIDED),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let b = Batch::decode_proto(&v, &self.limits)
+                .map_err(|e| corrupt("undecided", hex::encode(&k), e))?;
+            out.push(b);
+        }
+        Ok(out)
+    }
+}
