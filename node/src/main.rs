@@ -4,7 +4,7 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use ordo_node::genesis::ChainParams;
 use ordo_node::home::{self, Home};
-use ordo_node::keyfile;
+use ordo_node::{http, keyfile};
 use ordo_types::{BlsSecretKey, ChainId};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,6 +50,43 @@ enum Command {
     /// Manage validator keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Submit and look up transactions through a node's RPC.
+    #[command(subcommand)]
+    Tx(TxCommand),
+    /// Read ordered batches through a node's RPC.
+    #[command(subcommand)]
+    Batch(BatchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TxCommand {
+    /// Submit a transaction; with --wait, wait until it is ordered and print where.
+    Submit {
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        namespace: u64,
+        /// Payload as hex (with or without 0x).
+        #[arg(long)]
+        payload: String,
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BatchCommand {
+    /// Fetch the batch at a height and verify it: body against header, and the BLS certificate
+    /// against the validator set of the genesis file (not the node's word).
+    Get {
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        height: u64,
+        /// The chain's genesis.json, whose validator set the certificate must satisfy.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,6 +167,17 @@ fn main() -> anyhow::Result<()> {
             print_public(&sk);
         }
         Command::Keys(KeysCommand::Show { path }) => print_public(&keyfile::read_bls_key(&path)?),
+        Command::Tx(TxCommand::Submit {
+            rpc,
+            namespace,
+            payload,
+            wait,
+        }) => runtime()?.block_on(submit(&rpc, namespace, &payload, wait))?,
+        Command::Batch(BatchCommand::Get {
+            rpc,
+            height,
+            genesis,
+        }) => runtime()?.block_on(get_batch(&rpc, height, &genesis))?,
     }
     Ok(())
 }
@@ -164,13 +212,102 @@ fn start(home: Home) -> anyhow::Result<()> {
     })
 }
 
-fn status(rpc: &str) -> anyhow::Result<()> {
-    let addr: SocketAddr = rpc
-        .trim_start_matches("http://")
+fn rpc_addr(rpc: &str) -> anyhow::Result<SocketAddr> {
+    rpc.trim_start_matches("http://")
         .trim_end_matches('/')
         .parse()
-        .with_context(|| format!("--rpc {rpc}: expected http://<ip>:<port>"))?;
-    let (code, body) = runtime()?.block_on(ordo_node::http::get_json(addr, "/v1/status"))?;
+        .with_context(|| format!("--rpc {rpc}: expected http://<ip>:<port>"))
+}
+
+async fn submit(rpc: &str, namespace: u64, payload: &str, wait: bool) -> anyhow::Result<()> {
+    let addr = rpc_addr(rpc)?;
+    hex::decode(payload.trim_start_matches("0x")).context("--payload must be hex")?;
+    let body = serde_json::json!({"namespace": namespace, "payload": payload});
+    let (code, v) = http::post_json(addr, "/v1/tx", &body).await?;
+    if code != 200 {
+        bail!("{rpc} refused the transaction ({code}): {v}");
+    }
+    let id = v
+        .get("id")
+        .and_then(|i| i.as_str())
+        .unwrap_or_default()
+        .to_string();
+    if !wait {
+        println!("{v}");
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    loop {
+        let (code, v) = http::get_json(addr, &format!("/v1/tx/{id}")).await?;
+        if code == 200 {
+            let out = serde_json::json!({
+                "id": id,
+                "status": v.get("status"),
+                "height": v.get("height"),
+                "index": v.get("index"),
+                "latency_ms": start.elapsed().as_millis() as u64,
+            });
+            println!("{out}");
+            return Ok(());
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            bail!("transaction {id} not ordered within 60 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+async fn get_batch(rpc: &str, height: u64, genesis: &std::path::Path) -> anyhow::Result<()> {
+    let g = ordo_node::genesis::Genesis::read(genesis)?;
+    let limits = g.genesis.limits;
+    let addr = rpc_addr(rpc)?;
+    let (code, v) = http::get_json(addr, &format!("/v1/batch/{height}/raw")).await?;
+    if code != 200 {
+        bail!("{rpc} answered {code}: {v}");
+    }
+    let raw = hex::decode(
+        v.get("certified_batch")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .trim_start_matches("0x"),
+    )
+    .context("certified_batch is not hex")?;
+    let rec: ordo_types::wire::pb::CertifiedBatch =
+        ordo_types::wire::decode_message(&raw, &limits)?;
+    let batch = ordo_types::Batch::from_proto(rec.batch.context("no batch")?, &limits)?;
+    let cert =
+        ordo_types::Certificate::from_proto(rec.certificate.context("no certificate")?, &limits)?;
+    batch
+        .check_body(&limits)
+        .context("the body does not match the header")?;
+    cert.verify_for(
+        &g.set.set,
+        g.genesis.chain_id,
+        ordo_types::Height(height),
+        &batch.hash(),
+    )
+    .context("the certificate does not verify")?;
+    let signers = cert.signers.indices(g.set.set.len())?.len();
+    let txs: Vec<_> = batch
+        .txs
+        .iter()
+        .map(|t| serde_json::json!({"id": t.id().to_string(), "namespace": t.namespace().0, "payload": format!("0x{}", hex::encode(t.payload()))}))
+        .collect();
+    let out = serde_json::json!({
+        "height": height,
+        "hash": batch.hash().to_string(),
+        "header": batch.header,
+        "txs": txs,
+        "certificate": {"round": cert.round.0, "signers": signers, "validators": g.set.set.len()},
+        "verified": true,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn status(rpc: &str) -> anyhow::Result<()> {
+    let addr = rpc_addr(rpc)?;
+    let (code, body) = runtime()?.block_on(http::get_json(addr, "/v1/status"))?;
     if code != 200 {
         bail!("{rpc} answered {code}: {body}");
     }

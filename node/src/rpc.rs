@@ -7,6 +7,7 @@
 //! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …}`; 400 malformed, 409 duplicate, 413 too large, 503 pool full |
 //! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` or 404 |
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
+//! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
 
 use crate::app::Shared;
@@ -36,6 +37,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/tx", post(submit))
         .route("/v1/tx/{id}", get(tx_status))
         .route("/v1/batch/{height}", get(batch))
+        .route("/v1/batch/{height}/raw", get(batch_raw))
         .route("/v1/validators", get(validators))
         .with_state(shared)
 }
@@ -124,6 +126,27 @@ async fn batch(State(s): S, Path(height): Path<u64>) -> Response {
             },
         }))
         .into_response(),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("no batch at height {height}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn batch_raw(State(s): S, Path(height): Path<u64>) -> Response {
+    match s.store.decided(Height(height)) {
+        Ok(Some(d)) => {
+            let rec = ordo_types::wire::pb::CertifiedBatch {
+                batch: Some(d.batch.to_proto()),
+                certificate: Some((&d.certificate).into()),
+            };
+            let bytes = prost::Message::encode_to_vec(&rec);
+            Json(
+                json!({ "height": height, "certified_batch": format!("0x{}", hex::encode(bytes)) }),
+            )
+            .into_response()
+        }
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("no batch at height {height}"),

@@ -297,6 +297,27 @@ impl Processes {
         }
     }
 
+    /// SIGTERM; returns whether the process exited successfully within `timeout`.
+    pub fn terminate(&mut self, i: usize, timeout: Duration) -> bool {
+        let Some(mut c) = self.children[i].take() else {
+            return false;
+        };
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let start = Instant::now();
+        while ok && start.elapsed() < timeout {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
     pub async fn height(&self, i: usize) -> Option<u64> {
         let (code, v) = ordo_node::http::get_json(self.rpcs[i], "/v1/status")
             .await

@@ -72,4 +72,11 @@ async fn kill_minus_nine_and_restart_keeps_heights_and_agreement() {
     for h in &p.homes {
         check_no_equivocation(h);
     }
+    // SIGTERM stops every node gracefully, with a zero exit status.
+    for i in 0..4 {
+        assert!(
+            p.terminate(i, Duration::from_secs(15)),
+            "node {i} did not stop cleanly on SIGTERM"
+        );
+    }
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A local multi-validator ordo testnet of real `ordo` processes on loopback.
+#
+#   testnet/localnet.sh up [N]     build ordo if needed, create N validators (default 4) in
+#                                  ./localnet, start them, wait until they decide, print heights
+#   testnet/localnet.sh status     each node's height, round, latest batch and pool size
+#   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
+#   testnet/localnet.sh batch H    fetch batch H from node 0 and verify its certificate
+#   testnet/localnet.sh logs N     follow node N's log
+#   testnet/localnet.sh kill N | restart N
+#   testnet/localnet.sh down       stop every node (SIGTERM, then SIGKILL after 10 s)
+#
+# Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
+# ORDO_PROFILE (debug or release, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+DIR=${ORDO_LOCALNET:-$ROOT/localnet}
+BASE=${ORDO_BASE_PORT:-27000}
+PROFILE=${ORDO_PROFILE:-debug}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
+BIN="$CARGO_TARGET_DIR/$PROFILE/ordo"
+
+die() { echo "localnet: $*" >&2; exit 1; }
+nodes() { ls -d "$DIR"/node-* 2>/dev/null | sort -V; }
+rpc_of() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
+pid_of() { cat "$DIR/node-$1/pid" 2>/dev/null || true; }
+alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+build() {
+  testnet/install-deps.sh
+  local flag=()
+  [ "$PROFILE" = release ] && flag=(--release)
+  echo "localnet: building ordo ($PROFILE)..."
+  cargo build -q -p ordo-node --bin ordo "${flag[@]}"
+}
+
+start_node() {
+  local i=$1
+  alive "$i" && return 0
+  nohup "$BIN" start --home "$DIR/node-$i" >>"$DIR/node-$i/node.log" 2>&1 &
+  echo $! >"$DIR/node-$i/pid"
+}
+
+stop_node() {
+  local i=$1 sig=${2:-TERM} p
+  p=$(pid_of "$i")
+  [ -n "$p" ] || return 0
+  kill "-$sig" "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  rm -f "$DIR/node-$i/pid"
+}
+
+height() { "$BIN" status --rpc "$(rpc_of "$1")" 2>/dev/null | sed -n 's/.*"height": \([0-9]*\).*/\1/p'; }
+
+status() {
+  local i=0
+  for d in $(nodes); do
+    if alive "$i"; then
+      local s; s=$("$BIN" status --rpc "$(rpc_of "$i")" 2>/dev/null | tr -d '\n ' || true)
+      printf 'node-%s  pid %-7s %s\n' "$i" "$(pid_of "$i")" "${s:-starting}"
+    else
+      printf 'node-%s  stopped\n' "$i"
+    fi
+    i=$((i + 1))
+  done
+}
+
+up() {
+  local n=${1:-4}
+  build
+  if [ -z "$(nodes)" ]; then
+    "$BIN" testnet init --validators "$n" --output "$DIR" --base-port "$BASE" >/dev/null
+    echo "localnet: created $n validators in $DIR"
+  fi
+  local count; count=$(nodes | wc -l)
+  for i in $(seq 0 $((count - 1))); do start_node "$i"; done
+  echo "localnet: waiting for the first decisions..."
+  for _ in $(seq 1 300); do
+    local ok=1
+    for i in $(seq 0 $((count - 1))); do
+      local h; h=$(height "$i" || true)
+      [ -n "$h" ] && [ "$h" -ge 1 ] || ok=0
+    done
+    [ $ok = 1 ] && break
+    sleep 0.2
+  done
+  for i in $(seq 0 $((count - 1))); do
+    echo "node-$i  rpc $(rpc_of "$i")  height $(height "$i" || echo '?')"
+  done
+  echo "localnet: up. Try: testnet/localnet.sh submit 1 c0ffee && testnet/localnet.sh batch <height>"
+}
+
+case "${1:-}" in
+  up) up "${2:-4}" ;;
+  down)
+    i=0; for _ in $(nodes); do stop_node "$i"; i=$((i + 1)); done
+    echo "localnet: stopped" ;;
+  status) [ -x "$BIN" ] || die "not built; run: $0 up"; status ;;
+  logs) [ -n "${2:-}" ] || die "usage: $0 logs N"; tail -n 50 -f "$DIR/node-$2/node.log" ;;
+  kill) [ -n "${2:-}" ] || die "usage: $0 kill N"; stop_node "$2" KILL; echo "node-$2 killed" ;;
+  restart) [ -n "${2:-}" ] || die "usage: $0 restart N"; stop_node "$2"; start_node "$2"; echo "node-$2 restarted" ;;
+  submit)
+    [ -n "${3:-}" ] || die "usage: $0 submit NAMESPACE PAYLOAD_HEX"
+    "$BIN" tx submit --rpc "$(rpc_of 0)" --namespace "$2" --payload "$3" --wait ;;
+  batch)
+    [ -n "${2:-}" ] || die "usage: $0 batch HEIGHT"
+    "$BIN" batch get --rpc "$(rpc_of 0)" --height "$2" --genesis "$DIR/node-0/genesis.json" ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
+esac

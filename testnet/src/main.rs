@@ -1,0 +1,80 @@
+//! `ordo-testnet`: drives a running local testnet from outside.
+// `serde_json::Value` indexing yields `Null` instead of panicking, and the remaining slices
+// are bounded by the lengths they are cut from.
+#![allow(clippy::indexing_slicing)]
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use ordo_testnet::bench::{BenchParams, run};
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "ordo-testnet", version, about = "ordo local testnet tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Consensus benchmark: heights/s, submit-to-certified latency, CPU and memory per node.
+    Bench {
+        /// Comma-separated RPC addresses (http://127.0.0.1:27001,...); node 0 is watched.
+        #[arg(long)]
+        rpc: String,
+        /// Comma-separated node process ids, for CPU and memory figures.
+        #[arg(long, default_value = "")]
+        pids: String,
+        /// Transactions per second; 0 means idle, measured with one probe transaction a second.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Payload bytes per transaction.
+        #[arg(long, default_value_t = 250)]
+        size: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Bench {
+            rpc,
+            pids,
+            rate,
+            size,
+            duration,
+        } => {
+            let rpcs = rpc
+                .split(',')
+                .map(|r| {
+                    r.trim()
+                        .trim_start_matches("http://")
+                        .trim_end_matches('/')
+                        .parse()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .context("--rpc: expected http://<ip>:<port>[,...]")?;
+            let pids = pids
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim().parse())
+                .collect::<Result<Vec<u32>, _>>()
+                .context("--pids: expected numbers")?;
+            let params = BenchParams {
+                rpcs,
+                pids,
+                rate: if rate > 0.0 { rate } else { 1.0 },
+                size,
+                duration: Duration::from_secs(duration),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let out = rt.block_on(run(&params))?;
+            println!("{out}");
+        }
+    }
+    Ok(())
+}
