@@ -8,8 +8,8 @@
 //! - `txs`: tx id → height u64 ‖ index u32
 //! - `undecided`: height ‖ round ‖ batch hash → `ordo.v1.Batch`
 //!
-//! A decided height is written in one atomic, fsynced batch before the engine is told it is
-//! stored.
+//! A decided height is written in one atomic, fsynced batch (which also drops that height's
+//! proposals) before the engine is told it is stored.
 
 use ordo_consensus::codec::{self as ccodec, pb as cpb};
 use ordo_consensus::{OrdoContext, mc};
@@ -119,11 +119,11 @@ impl Store {
             pos.extend_from_slice(&(i as u32).to_be_bytes());
             wb.put_cf(self.cf(CF_TXS), tx.id().0.0, pos);
         }
-        wb.delete_range_cf(
-            self.cf(CF_UNDECIDED),
-            0u64.to_be_bytes(),
-            h.saturating_add(1).to_be_bytes(),
-        );
+        // Point deletes of this height's proposals: range tombstones would pile up and slow
+        // every later scan until compaction.
+        for key in self.undecided_keys(&h.to_be_bytes())? {
+            wb.delete_cf(self.cf(CF_UNDECIDED), key);
+        }
         self.db.write_opt(wb, &sync_write())?;
         Ok(())
     }
@@ -231,6 +231,22 @@ impl Store {
             .scan_undecided(&height.to_be_bytes())?
             .into_iter()
             .find(|b| b.hash() == *hash))
+    }
+
+    fn undecided_keys(&self, prefix: &[u8]) -> Result<Vec<Box<[u8]>>, StoreError> {
+        let mut out = Vec::new();
+        let it = self.db.iterator_cf(
+            self.cf(CF_UNDECIDED),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for item in it {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push(k);
+        }
+        Ok(out)
     }
 
     fn scan_undecided(&self, prefix: &[u8]) -> Result<Vec<Batch>, StoreError> {

@@ -62,10 +62,14 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
         .await
         .ok_or_else(|| anyhow::anyhow!("node 0 does not answer"))?;
     let t0 = Instant::now();
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let mut pending: HashMap<String, Instant> = HashMap::new();
     let mut latencies: Vec<f64> = Vec::new();
     let mut submitted = 0u64;
     let mut rejected = 0u64;
+    let mut reasons: HashMap<String, u64> = HashMap::new();
     let mut seen = h0;
     let interval = if p.rate > 0.0 {
         Duration::from_secs_f64(1.0 / p.rate)
@@ -78,8 +82,10 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
     let drain_until = deadline + Duration::from_secs(5);
     while Instant::now() < drain_until && (Instant::now() < deadline || !pending.is_empty()) {
         if p.rate > 0.0 && Instant::now() >= next_submit && Instant::now() < deadline {
-            let mut payload = vec![0u8; p.size];
-            payload[..8.min(p.size)].copy_from_slice(&submitted.to_be_bytes()[..8.min(p.size)]);
+            // A per-run nonce keeps payloads of different runs apart (ids must be new).
+            let mut payload = vec![0u8; p.size.max(16)];
+            payload[..8].copy_from_slice(&submitted.to_be_bytes());
+            payload[8..16].copy_from_slice(&nonce.to_be_bytes());
             let rpc = p.rpcs[submitted as usize % p.rpcs.len()];
             let body = json!({"namespace": submitted % 4, "payload": hex::encode(&payload)});
             let sent = Instant::now();
@@ -87,7 +93,19 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
                 Ok((200, v)) => {
                     pending.insert(v["id"].as_str().unwrap_or_default().to_string(), sent);
                 }
-                _ => rejected += 1,
+                Ok((code, v)) => {
+                    rejected += 1;
+                    *reasons
+                        .entry(format!(
+                            "{code}: {}",
+                            v.get("error").and_then(|e| e.as_str()).unwrap_or("")
+                        ))
+                        .or_insert(0u64) += 1;
+                }
+                Err(e) => {
+                    rejected += 1;
+                    *reasons.entry(e.to_string()).or_insert(0u64) += 1;
+                }
             }
             submitted += 1;
             next_submit += interval;
@@ -136,6 +154,7 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
         "tx_size": p.size,
         "submitted": submitted,
         "rejected": rejected,
+        "rejections": reasons,
         "certified": latencies.len(),
         "not_certified": pending.len(),
         "latency_ms": {
