@@ -1,6 +1,7 @@
 //! The consensus benchmark against a running testnet (see `testnet/localnet.sh`).
 //!
-//! It submits transactions at a fixed rate to the nodes in turn, watches node 0 for new
+//! It submits transactions at a fixed rate to the nodes in turn (or, with fan-out, to all of
+//! them, as a client that wants the next proposer to have them would), watches node 0 for new
 //! heights (polling its status every few milliseconds), and records for each transaction the
 //! time from submission to the moment a certified batch holding it was seen. It also samples
 //! each node process's CPU time and resident memory from `/proc`.
@@ -19,6 +20,8 @@ pub struct BenchParams {
     pub rate: f64,
     pub size: usize,
     pub duration: Duration,
+    /// Submit every transaction to all nodes (a client's fan-out), not to one in turn.
+    pub fanout: bool,
 }
 
 fn proc_cpu_seconds(pid: u32) -> Option<f64> {
@@ -86,26 +89,29 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
             let mut payload = vec![0u8; p.size.max(16)];
             payload[..8].copy_from_slice(&submitted.to_be_bytes());
             payload[8..16].copy_from_slice(&nonce.to_be_bytes());
-            let rpc = p.rpcs[submitted as usize % p.rpcs.len()];
             let body = json!({"namespace": submitted % 4, "payload": hex::encode(&payload)});
+            let targets: Vec<SocketAddr> = if p.fanout {
+                p.rpcs.clone()
+            } else {
+                vec![p.rpcs[submitted as usize % p.rpcs.len()]]
+            };
             let sent = Instant::now();
-            match http::post_json(rpc, "/v1/tx", &body).await {
-                Ok((200, v)) => {
-                    pending.insert(v["id"].as_str().unwrap_or_default().to_string(), sent);
+            let mut accepted = false;
+            for rpc in targets {
+                match http::post_json(rpc, "/v1/tx", &body).await {
+                    Ok((200, v)) => {
+                        accepted = true;
+                        pending.insert(v["id"].as_str().unwrap_or_default().to_string(), sent);
+                    }
+                    Ok((code, v)) => {
+                        let why = v.get("error").and_then(|e| e.as_str()).unwrap_or("");
+                        *reasons.entry(format!("{code}: {why}")).or_insert(0u64) += 1;
+                    }
+                    Err(e) => *reasons.entry(e.to_string()).or_insert(0u64) += 1,
                 }
-                Ok((code, v)) => {
-                    rejected += 1;
-                    *reasons
-                        .entry(format!(
-                            "{code}: {}",
-                            v.get("error").and_then(|e| e.as_str()).unwrap_or("")
-                        ))
-                        .or_insert(0u64) += 1;
-                }
-                Err(e) => {
-                    rejected += 1;
-                    *reasons.entry(e.to_string()).or_insert(0u64) += 1;
-                }
+            }
+            if !accepted {
+                rejected += 1;
             }
             submitted += 1;
             next_submit += interval;
@@ -152,6 +158,7 @@ pub async fn run(p: &BenchParams) -> anyhow::Result<Value> {
         "heights_per_s": (seen - h0) as f64 / elapsed,
         "rate_tx_per_s": p.rate,
         "tx_size": p.size,
+        "fanout": p.fanout,
         "submitted": submitted,
         "rejected": rejected,
         "rejections": reasons,

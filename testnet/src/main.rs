@@ -34,6 +34,9 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 30)]
         duration: u64,
+        /// Submit each transaction to every node instead of one node in turn.
+        #[arg(long)]
+        fanout: bool,
     },
 }
 
@@ -45,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             rate,
             size,
             duration,
+            fanout,
         } => {
             let rpcs = rpc
                 .split(',')
@@ -68,6 +72,7 @@ fn main() -> anyhow::Result<()> {
                 rate: if rate > 0.0 { rate } else { 1.0 },
                 size,
                 duration: Duration::from_secs(duration),
+                fanout,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
