@@ -17,6 +17,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 pub const MAX_PART_BYTES: usize = 256 * 1024;
 /// Most streams assembled at once.
 pub const MAX_STREAMS: usize = 64;
+/// Most streams assembled at once from one publisher (its oldest is dropped first).
+pub const MAX_STREAMS_PER_PEER: usize = 4;
+/// Bytes counted for a part whatever its content, so that empty parts still cost memory.
+const PART_OVERHEAD: usize = 256;
 
 /// The stream id of a proposal: `height u64 ‖ round u32 ‖ proposer`.
 pub fn stream_id(height: u64, round: Round, proposer: &ValidatorAddress) -> StreamId {
@@ -101,10 +105,11 @@ pub struct Assembler<K> {
 }
 
 fn part_size(p: &ProposalPart) -> usize {
-    match p {
-        ProposalPart::Data(d) => d.txs.iter().map(|t| t.encoded_len()).sum(),
-        _ => 256,
-    }
+    PART_OVERHEAD
+        + match p {
+            ProposalPart::Data(d) => d.txs.iter().map(|t| t.encoded_len()).sum(),
+            _ => 0,
+        }
 }
 
 impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
@@ -127,8 +132,19 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
         from: K,
         msg: StreamMessage<ProposalPart>,
     ) -> Result<Option<Assembled>, StreamError> {
-        let key = (from, msg.stream_id.clone());
+        let key = (from.clone(), msg.stream_id.clone());
         if !self.streams.contains_key(&key) {
+            let own: Vec<_> = self
+                .order
+                .iter()
+                .filter(|(k, _)| *k == from)
+                .cloned()
+                .collect();
+            if own.len() >= MAX_STREAMS_PER_PEER
+                && let Some(old) = own.first()
+            {
+                self.remove(old);
+            }
             if self.streams.len() >= MAX_STREAMS
                 && let Some(old) = self.order.pop_front()
             {
@@ -137,12 +153,20 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
             self.order.push_back(key.clone());
         }
         let max_bytes = self.limits.max_batch_bytes as usize + MAX_STREAMS * 1024;
-        let max_parts = (self.limits.max_batch_txs as u64).saturating_add(3);
-        let stream = self.streams.entry(key.clone()).or_default();
+        // Init, Fin and the closing message, plus Data parts of at least half the part size,
+        // with room for a proposer that packs them less tightly.
+        let max_parts = (2 * self.limits.max_batch_bytes / MAX_PART_BYTES as u64).saturating_add(8);
         if msg.sequence > max_parts {
             self.remove(&key);
             return Err(StreamError::TooLarge);
         }
+        if let StreamContent::Data(ProposalPart::Data(d)) = &msg.content
+            && d.txs.is_empty()
+        {
+            self.remove(&key);
+            return Err(StreamError::Malformed);
+        }
+        let stream = self.streams.entry(key.clone()).or_default();
         match msg.content {
             StreamContent::Fin => stream.end = Some(msg.sequence),
             StreamContent::Data(part) => {
@@ -194,4 +218,104 @@ fn assemble(parts: Vec<ProposalPart>) -> Result<Assembled, StreamError> {
         init,
         fin,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ConsHeight;
+    use malachitebft_signing_ed25519::PrivateKey;
+    use ordo_types::tx::{BatchTx, Transaction};
+    use ordo_types::{
+        Address, BatchHeader, ChainId, Epoch, ForcedCursor, Hash, Height, L1Ref, Namespace,
+    };
+
+    fn batch(height: u64, txs: usize, size: usize) -> Batch {
+        let header = BatchHeader {
+            chain_id: ChainId(1),
+            height: Height(height),
+            parent_hash: Hash::ZERO,
+            timestamp_ms: 0,
+            epoch: Epoch(0),
+            validator_set_hash: Hash::ZERO,
+            l1_ref: L1Ref::default(),
+            forced_cursor: ForcedCursor::default(),
+            namespaces_root: Hash::ZERO,
+            tx_count: 0,
+            body_bytes: 0,
+            proposer: Address([1; 20]),
+        };
+        let body = (0..txs)
+            .map(|i| {
+                let mut p = vec![0u8; size];
+                p[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                BatchTx::Ordinary(Transaction::new(Namespace(1), p))
+            })
+            .collect();
+        Batch::seal(header, body, 0, &Limits::default()).unwrap()
+    }
+
+    fn stream(b: &Batch, round: u32) -> Vec<StreamMessage<ProposalPart>> {
+        let fin = PartFin {
+            signature: PrivateKey::from([7; 32]).sign(b"x"),
+        };
+        split(
+            b,
+            Round::new(round),
+            Round::Nil,
+            ValidatorAddress(Address([1; 20])),
+            fin,
+        )
+    }
+
+    #[test]
+    fn a_stream_reassembles_in_any_order() {
+        let b = batch(3, 3000, 200);
+        let mut msgs = stream(&b, 0);
+        assert!(msgs.len() > 4, "a large batch spans several parts");
+        msgs.reverse();
+        let mut a = Assembler::new(Limits::default());
+        let mut out = None;
+        for m in msgs {
+            out = a.push(1u8, m).unwrap().or(out);
+        }
+        let got = out.unwrap();
+        assert_eq!(got.batch, b);
+        assert_eq!(got.init.height, ConsHeight(3));
+        assert_eq!(a.open_streams(), 0);
+    }
+
+    #[test]
+    fn one_publisher_cannot_hold_more_than_its_share() {
+        let mut a = Assembler::new(Limits::default());
+        // An honest stream from publisher 1, left incomplete.
+        let honest = stream(&batch(3, 10, 10), 0);
+        a.push(1u8, honest[0].clone()).unwrap();
+        // Publisher 2 opens many streams; only its last few stay open.
+        for r in 0..50 {
+            a.push(2u8, stream(&batch(3, 1, 10), r)[0].clone()).unwrap();
+        }
+        assert_eq!(a.open_streams(), 1 + MAX_STREAMS_PER_PEER);
+        // The honest stream completes.
+        let mut out = None;
+        for m in honest.into_iter().skip(1) {
+            out = a.push(1u8, m).unwrap().or(out);
+        }
+        assert!(out.is_some());
+    }
+
+    #[test]
+    fn oversized_or_empty_streams_are_refused() {
+        let mut a = Assembler::<u8>::new(Limits::default());
+        let id = stream_id(1, Round::new(0), &ValidatorAddress(Address([1; 20])));
+        let far = StreamMessage::new(id.clone(), 1_000_000, StreamContent::Fin);
+        assert_eq!(a.push(1, far), Err(StreamError::TooLarge));
+        let empty = StreamMessage::new(
+            id,
+            1,
+            StreamContent::Data(ProposalPart::Data(PartData { txs: vec![] })),
+        );
+        assert_eq!(a.push(1, empty), Err(StreamError::Malformed));
+        assert_eq!(a.open_streams(), 0);
+    }
 }

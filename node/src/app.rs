@@ -63,8 +63,10 @@ pub struct Shared {
     pub genesis: Arc<LoadedGenesis>,
 }
 
-/// Most proposals of future heights held until their height starts.
-const MAX_PENDING: usize = 64;
+/// Most proposals of the next height held until it starts.
+const MAX_PENDING: usize = 16;
+/// Rounds ahead of the current one a proposal stream may be for (malachite's own lookahead).
+const MAX_ROUND_LOOKAHEAD: u32 = 10;
 /// Most heights served in one sync response.
 const MAX_SYNC_BATCH: u64 = 50;
 
@@ -248,10 +250,13 @@ impl App {
                 height,
                 round,
                 valid_round,
+                address,
                 value_id,
-                ..
             } => {
-                if let Some(batch) = self.store().undecided_by_hash(height.0, &value_id.0)? {
+                // We stream (and sign the Fin of) only proposals of our own turns.
+                if address == self.me
+                    && let Some(batch) = self.store().undecided_by_hash(height.0, &value_id.0)?
+                {
                     self.publish(&batch, round, valid_round);
                 }
             }
@@ -333,7 +338,7 @@ impl App {
         }
         // Proposals stored before a restart.
         for batch in self.store().undecided_at(height, self.round)? {
-            let validity = self.validity(&batch, round, Round::Nil);
+            let validity = self.validity(&batch, round, None);
             out.push(ProposedValue {
                 height: ConsHeight(height),
                 round,
@@ -428,7 +433,10 @@ impl App {
             return Ok(None);
         }
         if h > self.height {
-            if self.pending.values().map(Vec::len).sum::<usize>() < MAX_PENDING {
+            // Only the next height is buffered; anything further is refetched by sync.
+            if h == self.height + 1
+                && self.pending.values().map(Vec::len).sum::<usize>() < MAX_PENDING
+            {
                 self.pending.entry(h).or_default().push(assembled);
             }
             return Ok(None);
@@ -438,28 +446,43 @@ impl App {
 
     /// Checks a complete proposal of the current height, stores it and reports it.
     fn accept(&mut self, a: Assembled) -> Result<Option<ProposedValue<OrdoContext>>, AppError> {
-        let Some(v) = mc::ValidatorSet::get_by_address(self.set(), &a.init.proposer) else {
+        let (h, r) = (a.init.height, a.init.round);
+        if round_u32(r) > self.round.saturating_add(MAX_ROUND_LOOKAHEAD) {
             return Ok(None);
-        };
+        }
+        // Only the scheduled proposer of (height, round) may stream a proposal for it; anyone
+        // else could otherwise crowd out the real one or plant a batch in our own turn.
+        let scheduled = self.set().proposer(h, r);
+        if scheduled.address != a.init.proposer {
+            warn!(height = h.0, round = round_u32(r), from = %a.init.proposer, "consensus.stream_not_from_proposer");
+            return Ok(None);
+        }
         if !self.verifier.verify_parts(
-            a.init.round,
+            r,
             &a.batch.header,
             &a.init.proposer,
             &a.fin.signature,
-            &v.public_key,
+            &scheduled.public_key,
         ) {
             warn!(proposer = %a.init.proposer, "consensus.bad_stream_signature");
             return Ok(None);
         }
-        let validity = self.validity(&a.batch, a.init.round, a.init.valid_round);
+        let validity = self.validity(&a.batch, r, Some(a.init.valid_round));
         if validity == Validity::Invalid {
-            warn!(height = self.height, round = round_u32(a.init.round), proposer = %a.init.proposer, "consensus.invalid_proposal");
+            warn!(height = h.0, round = round_u32(r), proposer = %a.init.proposer, "consensus.invalid_proposal");
         }
-        self.store()
-            .put_undecided(round_u32(a.init.round), &a.batch)?;
+        // Only a body that matches its header is stored: such a body is the only one the header
+        // (and so any certificate over it) can stand for. A batch judged invalid for another
+        // reason (time, proposer field) is kept, since the others may still decide it.
+        if a.batch
+            .check_body(&self.shared.genesis.genesis.limits)
+            .is_ok()
+        {
+            self.store().put_undecided(round_u32(r), &a.batch)?;
+        }
         Ok(Some(ProposedValue {
-            height: a.init.height,
-            round: a.init.round,
+            height: h,
+            round: r,
             valid_round: a.init.valid_round,
             proposer: a.init.proposer,
             value: BatchValue::new(a.batch.header),
@@ -467,21 +490,26 @@ impl App {
         }))
     }
 
-    fn validity(&self, batch: &Batch, round: Round, valid_round: Round) -> Validity {
+    /// Validity of `batch` proposed at `round`. A re-proposal (`valid_round` defined, or `None`
+    /// for a batch restored from storage whose origin is not known) carries the header of the
+    /// round that first built it, so its proposer field need only name a validator.
+    fn validity(&self, batch: &Batch, round: Round, valid_round: Option<Round>) -> Validity {
         let g = &self.shared.genesis.genesis;
-        let proposer_round = if valid_round.is_defined() {
-            valid_round
+        let reproposal = valid_round.is_none_or(|vr| vr.is_defined());
+        let in_set = self.set().set.index_of(&batch.header.proposer).is_some();
+        let proposer = if reproposal && in_set {
+            batch.header.proposer
         } else {
-            round
+            self.set()
+                .proposer(ConsHeight(batch.header.height.0), round)
+                .address
+                .0
         };
-        let proposer = self
-            .set()
-            .proposer(ConsHeight(batch.header.height.0), proposer_round);
         let rules = Rules {
             chain_id: g.chain_id,
             epoch: Epoch(0),
             validator_set_hash: self.set().set.hash(),
-            proposer: proposer.address.0,
+            proposer,
             limits: &g.limits,
             now_ms: now_ms(),
             max_future_skew_ms: g.params.max_future_skew_ms,

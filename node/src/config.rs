@@ -97,6 +97,9 @@ impl Config {
     }
 }
 
+/// Room left in a sync response for framing beyond the values themselves.
+const SYNC_RESPONSE_SLACK: u64 = 1024 * 1024;
+
 /// What malachite reads of the configuration.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -126,7 +129,11 @@ impl EngineConfig {
         let value_sync = ValueSyncConfig {
             status_update_interval: std::time::Duration::from_millis(500),
             request_timeout: std::time::Duration::from_secs(5),
-            max_response_size: bytesize::ByteSize::b(limits.max_batch_bytes.saturating_mul(2)),
+            // A response must fit what the receiving codec accepts (`max_message_bytes`), or a
+            // lagging node could never decode the heights it needs.
+            max_response_size: bytesize::ByteSize::b(
+                limits.max_message_bytes.saturating_sub(SYNC_RESPONSE_SLACK),
+            ),
             ..ValueSyncConfig::default()
         };
         Ok(EngineConfig {

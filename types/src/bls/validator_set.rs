@@ -54,7 +54,7 @@ pub enum ValidatorSetError {
     TooMany { count: usize, max: u32 },
     #[error("validator {0} has zero voting power")]
     ZeroPower(Address),
-    #[error("the total voting power overflows")]
+    #[error("the total voting power exceeds u64::MAX / 3 (quorum arithmetic must not overflow)")]
     PowerOverflow,
     #[error("address {0} appears twice")]
     DuplicateAddress(Address),
@@ -118,6 +118,10 @@ impl ValidatorSet {
             if !v.bls_pop.verify(&v.bls_key) {
                 return Err(ValidatorSetError::InvalidProofOfPossession(v.address));
             }
+        }
+        // The consensus engine multiplies powers by up to 3 when counting quorums.
+        if total_power > u64::MAX / 3 {
+            return Err(ValidatorSetError::PowerOverflow);
         }
         let hash = set_hash(&validators);
         Ok(ValidatorSet {

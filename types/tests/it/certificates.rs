@@ -259,6 +259,11 @@ fn a_set_refuses_duplicates_zero_power_and_overflow() {
         ValidatorSet::new(vec![validator(0, u64::MAX), validator(1, 1)], 16),
         Err(ValidatorSetError::PowerOverflow)
     );
+    assert_eq!(
+        ValidatorSet::new(vec![validator(0, u64::MAX / 3 + 1)], 16),
+        Err(ValidatorSetError::PowerOverflow)
+    );
+    assert!(ValidatorSet::new(vec![validator(0, u64::MAX / 3)], 16).is_ok());
     assert_eq!(ValidatorSet::new(vec![], 16), Err(ValidatorSetError::Empty));
     assert!(matches!(
         ValidatorSet::new(vec![validator(0, 1), validator(1, 1)], 1),
