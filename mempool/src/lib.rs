@@ -1,2 +1,18 @@
-//! `ordo-mempool`: the bounded per-namespace pool, admission, dedup, fairness across namespaces
-//! and batch building, with no I/O. Built by the mempool issue; see docs/ARCHITECTURE.md.
+//! `ordo-mempool`: the bounded transaction pool of a validator and the fair selection of each
+//! batch's transactions. No I/O, no clock: every rule here is a pure function of the pool's
+//! state and its inputs, table- and property-tested.
+//!
+//! - [`Mempool::admit`]: typed outcomes: accepted, duplicate (in the pool or recently ordered),
+//!   too large, malformed, namespace not allowed, namespace over quota, pool full. Overflow
+//!   policy: new transactions are refused; nothing admitted is dropped to make room.
+//! - [`Mempool::select`]: deficit round robin by bytes across namespaces, FIFO inside a
+//!   namespace, within a batch's byte and count limits; the result is in body order (grouped by
+//!   namespace, ascending). Selection removes nothing, so a failed proposal loses nothing.
+//! - [`Mempool::commit`]: removes what a decided batch ordered and remembers the ids, bounded,
+//!   so a resubmission is refused as already ordered.
+
+mod pool;
+mod recent;
+
+pub use pool::{Mempool, MempoolConfig, Rejection};
+pub use recent::RecentIds;

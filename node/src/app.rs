@@ -13,7 +13,6 @@
 
 use crate::config::TestingSection;
 use crate::genesis::LoadedGenesis;
-use crate::pool::Pool;
 use crate::store::{Decided, Store, StoreError};
 use bytes::Bytes;
 use malachitebft_app_channel::app::consensus::{Role, VoteExtensionError};
@@ -33,7 +32,7 @@ use ordo_types::{
     L1Ref, ValidatorIndex,
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -58,7 +57,7 @@ pub struct Status {
 #[derive(Debug)]
 pub struct Shared {
     pub store: Arc<Store>,
-    pub pool: Mutex<Pool>,
+    pub pool: Mutex<ordo_mempool::Mempool>,
     pub status: Mutex<Status>,
     pub genesis: Arc<LoadedGenesis>,
 }
@@ -364,15 +363,15 @@ impl App {
         }
         let g = &self.shared.genesis.genesis;
         let limits = g.limits;
-        let mut txs: Vec<BatchTx> = match self.shared.pool.lock() {
-            Ok(pool) => pool
+        // Namespace-fair selection, already in body order (grouped by namespace, ascending).
+        let txs: Vec<BatchTx> = match self.shared.pool.lock() {
+            Ok(mut pool) => pool
                 .select(limits.max_batch_txs as usize, limits.max_batch_bytes)
                 .into_iter()
                 .map(BatchTx::Ordinary)
                 .collect(),
             Err(_) => Vec::new(),
         };
-        txs.sort_by_key(BatchTx::namespace);
         let header = BatchHeader {
             chain_id: self.ctx.chain_id,
             height: Height(height),
@@ -622,10 +621,10 @@ impl App {
             "decided_at_ms": now_ms(),
         });
         let _ = writeln!(self.decisions, "{line}");
-        let ids: HashSet<_> = d.batch.txs.iter().map(BatchTx::id).collect();
+        let ordered = d.batch.txs.iter().map(|t| (t.namespace(), t.id()));
         let pool_size = match self.shared.pool.lock() {
             Ok(mut p) => {
-                p.remove(&ids);
+                p.commit(ordered);
                 p.len()
             }
             Err(_) => 0,

@@ -25,23 +25,6 @@ pub struct RpcSection {
     pub listen: SocketAddr,
 }
 
-/// `[mempool]`: the local transaction pool.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MempoolSection {
-    pub max_txs: usize,
-    pub max_bytes: usize,
-}
-
-impl Default for MempoolSection {
-    fn default() -> Self {
-        MempoolSection {
-            max_txs: 200_000,
-            max_bytes: 128 * 1024 * 1024,
-        }
-    }
-}
-
 /// `[testing]`: faults a test can switch on. Never set these on a real validator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -57,8 +40,9 @@ pub struct Config {
     pub moniker: String,
     pub p2p: P2pSection,
     pub rpc: RpcSection,
+    /// `[mempool]`: bounds, namespace quota and fairness quantum of the transaction pool.
     #[serde(default)]
-    pub mempool: MempoolSection,
+    pub mempool: ordo_mempool::MempoolConfig,
     #[serde(default)]
     pub testing: TestingSection,
 }

@@ -11,7 +11,7 @@
 //! HOME/data/*.log       decision and signature logs (JSON lines) for checkers
 //! ```
 
-use crate::config::{Config, MempoolSection, P2pSection, RpcSection, TestingSection};
+use crate::config::{Config, P2pSection, RpcSection, TestingSection};
 use crate::genesis::{ChainParams, Genesis};
 use crate::keyfile::{self, KeyFileError};
 use malachitebft_signing_ed25519::PrivateKey;
@@ -186,7 +186,7 @@ fn config_for(moniker: String, p2p: u16, rpc: u16, peers: Vec<String>) -> Config
         rpc: RpcSection {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, rpc)),
         },
-        mempool: MempoolSection::default(),
+        mempool: ordo_mempool::MempoolConfig::default(),
         testing: TestingSection::default(),
     }
 }

@@ -6,7 +6,7 @@
 //! - [`keyfile`]: secret key files, owner-only and fsynced.
 //! - [`store`]: rocksdb storage of decided batches, certificates, the tx index, proposals and
 //!   the signing state; [`signguard`]: the durable double-sign guard.
-//! - [`app`]: the answers to malachite's `AppMsg`s; [`pool`]: the first transaction pool.
+//! - [`app`]: the answers to malachite's `AppMsg`s (transactions come from `ordo-mempool`).
 //! - [`node`]: starting and stopping all of it; [`rpc`]: the HTTP API; [`http`]: its client.
 
 pub mod app;
@@ -16,7 +16,6 @@ pub mod home;
 pub mod http;
 pub mod keyfile;
 pub mod node;
-pub mod pool;
 pub mod rpc;
 pub mod signguard;
 pub mod store;

@@ -5,7 +5,6 @@ use crate::app::{App, AppError, Shared, Status};
 use crate::config::{Config, EngineConfig};
 use crate::genesis::Genesis;
 use crate::home::{Home, Keys};
-use crate::pool::Pool;
 use crate::signguard::FileGuard;
 use crate::store::Store;
 use malachitebft_app_channel::{
@@ -129,11 +128,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     };
     let shared = Arc::new(Shared {
         store,
-        pool: Mutex::new(Pool::new(
-            config.mempool.max_txs,
-            config.mempool.max_bytes,
-            g.limits,
-        )),
+        pool: Mutex::new(ordo_mempool::Mempool::new(config.mempool.clone(), g.limits)),
         status: Mutex::new(Status {
             moniker: config.moniker.clone(),
             address: address.to_string(),

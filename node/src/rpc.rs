@@ -4,19 +4,19 @@
 //! |---|---|---|
 //! | GET | `/health` | 200 once the node serves |
 //! | GET | `/v1/status` | height, round, latest hash, pool size |
-//! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …}`; 400 malformed, 409 duplicate, 413 too large, 503 pool full |
+//! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …}`; 400 malformed or unknown namespace, 409 duplicate or already ordered, 413 too large, 429 namespace over quota, 503 pool full |
 //! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` or 404 |
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
 
 use crate::app::Shared;
-use crate::pool::Rejected;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ordo_mempool::Rejection;
 use ordo_types::tx::{BatchTx, Transaction};
 use ordo_types::{Hash, Height, Namespace, TxId};
 use serde::Deserialize;
@@ -74,14 +74,20 @@ async fn submit(
         return (StatusCode::CONFLICT, Json(json!({"error": "already ordered", "id": id.to_string(), "height": h.0, "index": i}))).into_response();
     }
     let outcome = match s.pool.lock() {
-        Ok(mut p) => p.add(tx),
+        Ok(mut p) => p.admit(tx),
         Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "pool unavailable"),
     };
     match outcome {
         Ok(id) => Json(json!({ "id": id.to_string(), "status": "accepted" })).into_response(),
-        Err(e @ Rejected::Duplicate) => error(StatusCode::CONFLICT, e),
-        Err(e @ Rejected::TooLarge { .. }) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
-        Err(e @ Rejected::Full { .. }) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e @ (Rejection::Duplicate | Rejection::AlreadyOrdered)) => {
+            error(StatusCode::CONFLICT, e)
+        }
+        Err(e @ Rejection::TooLarge { .. }) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
+        Err(e @ (Rejection::Malformed(_) | Rejection::UnknownNamespace(_))) => {
+            error(StatusCode::BAD_REQUEST, e)
+        }
+        Err(e @ Rejection::NamespaceOverQuota { .. }) => error(StatusCode::TOO_MANY_REQUESTS, e),
+        Err(e @ Rejection::PoolFull { .. }) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }
 
