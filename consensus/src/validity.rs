@@ -62,8 +62,21 @@ pub enum InvalidProposal {
     Body(#[from] BatchError),
 }
 
-/// Checks `batch` as the proposal for `parent.height + 1`.
+/// Checks `batch` as the proposal for `parent.height + 1`: [`check_header`], then the body
+/// against the header ([`Batch::check_body`]).
 pub fn check_proposal(
+    rules: &Rules<'_>,
+    parent: &Parent,
+    batch: &Batch,
+) -> Result<(), InvalidProposal> {
+    check_header(rules, parent, batch)?;
+    batch.check_body(rules.limits)?;
+    Ok(())
+}
+
+/// Every rule of [`check_proposal`] but the body's match with the header, for a caller that has
+/// already checked the body (building the namespaces tree is the costly part).
+pub fn check_header(
     rules: &Rules<'_>,
     parent: &Parent,
     batch: &Batch,
@@ -107,9 +120,7 @@ pub fn check_proposal(
             found: h.proposer,
         });
     }
-    check_l1(parent, batch)?;
-    batch.check_body(rules.limits)?;
-    Ok(())
+    check_l1(parent, batch)
 }
 
 fn check_time(rules: &Rules<'_>, parent: &Parent, ts: u64) -> Result<(), InvalidProposal> {

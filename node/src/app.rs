@@ -23,13 +23,13 @@ use malachitebft_app_channel::{AppMsg, NetworkMsg};
 use ordo_consensus::mc::{self, HeightParams, Round, Validity, VoteExtensionPolicy};
 use ordo_consensus::parts::{self, Assembled, Assembler};
 use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
-use ordo_consensus::validity::{Parent, Rules, check_proposal};
+use ordo_consensus::validity::{Parent, Rules, check_header};
 use ordo_consensus::{BatchId, BatchValue, ConsHeight, OrdoContext, PartFin, ValidatorAddress};
 use ordo_types::bls::attestation_message;
 use ordo_types::tx::BatchTx;
 use ordo_types::{
     Batch, BatchHeader, BlsSecretKey, BlsSignature, Certificate, Epoch, ForcedCursor, Hash, Height,
-    L1Ref, ValidatorIndex,
+    L1Ref, TxId, ValidatorIndex,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -337,7 +337,10 @@ impl App {
         }
         // Proposals stored before a restart.
         for batch in self.store().undecided_at(height, self.round)? {
-            let validity = self.validity(&batch, round, None);
+            let body_ok = batch
+                .check_body(&self.shared.genesis.genesis.limits)
+                .is_ok();
+            let validity = self.validity(&batch, body_ok, round, None);
             out.push(ProposedValue {
                 height: ConsHeight(height),
                 round,
@@ -466,17 +469,19 @@ impl App {
             warn!(proposer = %a.init.proposer, "consensus.bad_stream_signature");
             return Ok(None);
         }
-        let validity = self.validity(&a.batch, r, Some(a.init.valid_round));
+        // The body is checked once: it decides both validity and whether the batch is stored.
+        let body_ok = a
+            .batch
+            .check_body(&self.shared.genesis.genesis.limits)
+            .is_ok();
+        let validity = self.validity(&a.batch, body_ok, r, Some(a.init.valid_round));
         if validity == Validity::Invalid {
             warn!(height = h.0, round = round_u32(r), proposer = %a.init.proposer, "consensus.invalid_proposal");
         }
         // Only a body that matches its header is stored: such a body is the only one the header
         // (and so any certificate over it) can stand for. A batch judged invalid for another
         // reason (time, proposer field) is kept, since the others may still decide it.
-        if a.batch
-            .check_body(&self.shared.genesis.genesis.limits)
-            .is_ok()
-        {
+        if body_ok {
             self.store().put_undecided(round_u32(r), &a.batch)?;
         }
         Ok(Some(ProposedValue {
@@ -489,10 +494,20 @@ impl App {
         }))
     }
 
-    /// Validity of `batch` proposed at `round`. A re-proposal (`valid_round` defined, or `None`
-    /// for a batch restored from storage whose origin is not known) carries the header of the
-    /// round that first built it, so its proposer field need only name a validator.
-    fn validity(&self, batch: &Batch, round: Round, valid_round: Option<Round>) -> Validity {
+    /// Validity of `batch` proposed at `round`, given whether its body matches its header. A
+    /// re-proposal (`valid_round` defined, or `None` for a batch restored from storage whose
+    /// origin is not known) carries the header of the round that first built it, so its
+    /// proposer field need only name a validator.
+    fn validity(
+        &self,
+        batch: &Batch,
+        body_ok: bool,
+        round: Round,
+        valid_round: Option<Round>,
+    ) -> Validity {
+        if !body_ok {
+            return Validity::Invalid;
+        }
         let g = &self.shared.genesis.genesis;
         let reproposal = valid_round.is_none_or(|vr| vr.is_defined());
         let in_set = self.set().set.index_of(&batch.header.proposer).is_some();
@@ -513,7 +528,7 @@ impl App {
             now_ms: now_ms(),
             max_future_skew_ms: g.params.max_future_skew_ms,
         };
-        match check_proposal(&rules, &self.parent, batch) {
+        match check_header(&rules, &self.parent, batch) {
             Ok(()) => Validity::Valid,
             Err(e) => {
                 debug!(error = %e, "consensus.validity");
@@ -610,18 +625,21 @@ impl App {
         d: Decided,
         commit: &mc::ExtendedCommitCertificate<OrdoContext>,
     ) -> Result<(), AppError> {
-        self.store().put_decided(&d, commit)?;
+        // Transaction ids are hashed once, for the index and for the pool.
+        let ids: Vec<TxId> = d.batch.txs.iter().map(BatchTx::id).collect();
+        self.store().put_decided(&d, &ids, commit)?;
         let h = d.batch.header.height.0;
+        let hash = d.batch.hash();
         let line = serde_json::json!({
             "height": h,
             "round": d.certificate.round.0,
-            "hash": d.batch.hash().to_string(),
+            "hash": hash.to_string(),
             "certificate": d.certificate.hash().to_string(),
             "txs": d.batch.txs.len(),
             "decided_at_ms": now_ms(),
         });
         let _ = writeln!(self.decisions, "{line}");
-        let ordered = d.batch.txs.iter().map(|t| (t.namespace(), t.id()));
+        let ordered = d.batch.txs.iter().map(BatchTx::namespace).zip(ids);
         let pool_size = match self.shared.pool.lock() {
             Ok(mut p) => {
                 p.commit(ordered);
@@ -631,12 +649,12 @@ impl App {
         };
         if let Ok(mut s) = self.shared.status.lock() {
             s.height = h;
-            s.latest_hash = d.batch.hash().to_string();
+            s.latest_hash = hash.to_string();
             s.latest_timestamp_ms = d.batch.header.timestamp_ms;
             s.latest_tx_count = d.batch.header.tx_count;
             s.pool_size = pool_size;
         }
-        info!(height = h, txs = d.batch.txs.len(), hash = %d.batch.hash(), "consensus.decided");
+        info!(height = h, txs = d.batch.txs.len(), %hash, "consensus.decided");
         Ok(())
     }
 

@@ -96,11 +96,14 @@ impl Store {
 
     /// Stores a decided height atomically and durably: the batch and its certificate, the
     /// engine's commit certificate, the transaction index; and drops proposals at or below it.
+    /// `ids` are the ids of `decided.batch.txs`, in order (the caller computes them once).
     pub fn put_decided(
         &self,
         decided: &Decided,
+        ids: &[TxId],
         commit: &mc::ExtendedCommitCertificate<OrdoContext>,
     ) -> Result<(), StoreError> {
+        assert_eq!(ids.len(), decided.batch.txs.len(), "one id per transaction");
         let h = decided.batch.header.height.0;
         let record = pb::CertifiedBatch {
             batch: Some(decided.batch.to_proto()),
@@ -113,11 +116,11 @@ impl Store {
             h.to_be_bytes(),
             ccodec::extended_cert_pb(commit).encode_to_vec(),
         );
-        for (i, tx) in decided.batch.txs.iter().enumerate() {
+        for (i, id) in ids.iter().enumerate() {
             let mut pos = Vec::with_capacity(12);
             pos.extend_from_slice(&h.to_be_bytes());
             pos.extend_from_slice(&(i as u32).to_be_bytes());
-            wb.put_cf(self.cf(CF_TXS), tx.id().0.0, pos);
+            wb.put_cf(self.cf(CF_TXS), id.0.0, pos);
         }
         // Point deletes of this height's proposals: range tombstones would pile up and slow
         // every later scan until compaction.
@@ -206,7 +209,9 @@ impl Store {
         Ok(Some((Height(h), i)))
     }
 
-    /// Stores a proposal received or built at (height, round), durably.
+    /// Stores a proposal received or built at (height, round), durably. Callers store only
+    /// bodies that match their header (`Batch::check_body`), so a decided hash always finds the
+    /// one body its certificate stands for.
     pub fn put_undecided(&self, round: u32, batch: &Batch) -> Result<(), StoreError> {
         let key = undecided_key(batch.header.height.0, round, &batch.hash());
         self.db.put_cf_opt(
@@ -227,10 +232,20 @@ impl Store {
 
     /// The proposal at `height` with `hash`, in any round.
     pub fn undecided_by_hash(&self, height: u64, hash: &Hash) -> Result<Option<Batch>, StoreError> {
-        Ok(self
-            .scan_undecided(&height.to_be_bytes())?
+        // Keys end with the batch hash: only the matching proposal is decoded.
+        let Some(key) = self
+            .undecided_keys(&height.to_be_bytes())?
             .into_iter()
-            .find(|b| b.hash() == *hash))
+            .find(|k| k.ends_with(&hash.0))
+        else {
+            return Ok(None);
+        };
+        let Some(v) = self.db.get_cf(self.cf(CF_UNDECIDED), &key)? else {
+            return Ok(None);
+        };
+        Batch::decode_proto(&v, &self.limits)
+            .map(Some)
+            .map_err(|e| corrupt("undecided", hex::encode(&key), e))
     }
 
     fn undecided_keys(&self, prefix: &[u8]) -> Result<Vec<Box<[u8]>>, StoreError> {
