@@ -23,7 +23,7 @@ BIN="$CARGO_TARGET_DIR/$PROFILE/ordo"
 
 die() { echo "localnet: $*" >&2; exit 1; }
 nodes() { ls -d "$DIR"/node-* 2>/dev/null | sort -V; }
-rpc_of() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
+rpc_of() { echo "http://127.0.0.1:$((BASE + 3 * $1 + 1))"; }
 pid_of() { cat "$DIR/node-$1/pid" 2>/dev/null || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 

@@ -1,3 +1,27 @@
-//! `ordo-client`: the rollup's library: submit transactions, stream a namespace's slice of
-//! every batch and verify it (certificate and proofs) without trusting any single node. Built by
-//! the rollup-API issue; see docs/ARCHITECTURE.md.
+//! `ordo-client`: the rollup's library.
+//!
+//! - [`Client::submit`]: submit a transaction to any of several nodes, with retries, waiting for
+//!   the acknowledgement level asked for ([`Ack::Accepted`] or [`Ack::Ordered`]).
+//! - [`Client::stream_namespace`]: a namespace's slice of every batch, from a height on, each
+//!   item **verified** by [`SliceVerifier`] (the certificate against the pinned validator set, the
+//!   namespace proof against the header, the parent-hash chain) before it is yielded. A node that
+//!   sends anything else is dropped for the next one; no single node is trusted.
+//! - [`api`]: the generated gRPC messages and stubs of `proto/ordo/api/v1/sequencer.proto`.
+//!
+//! The client needs no rocksdb and no libp2p: only `ordo-types` and tonic.
+
+pub mod api {
+    //! The rollup API's messages, client and server stubs.
+    #![allow(
+        clippy::all,
+        clippy::pedantic,
+        clippy::unwrap_used,
+        clippy::indexing_slicing
+    )]
+    include!(concat!(env!("OUT_DIR"), "/ordo.api.v1.rs"));
+}
+mod client;
+mod verify;
+
+pub use client::{Ack, Client, ClientError, StreamEvent, Submitted, TrustAnchor};
+pub use verify::{SliceVerifier, VerifiedSlice, VerifyError};

@@ -96,6 +96,12 @@ impl Mempool {
 
     /// Admits `tx` or says why not.
     pub fn admit(&mut self, tx: Transaction) -> Result<TxId, Rejection> {
+        let id = tx.id();
+        self.admit_with_id(tx, id)
+    }
+
+    /// [`Mempool::admit`] for a caller that already hashed the id; `id` must be `tx.id()`.
+    pub fn admit_with_id(&mut self, tx: Transaction, id: TxId) -> Result<TxId, Rejection> {
         if tx.payload.len() > self.limits.max_tx_payload as usize {
             return Err(Rejection::TooLarge {
                 len: tx.payload.len(),
@@ -110,7 +116,6 @@ impl Mempool {
         {
             return Err(Rejection::UnknownNamespace(tx.namespace));
         }
-        let id = tx.id();
         if self.ids.contains(&id) {
             return Err(Rejection::Duplicate);
         }

@@ -53,13 +53,21 @@ pub struct Status {
     pub validators: usize,
 }
 
-/// State shared by the app loop and the RPC server.
+/// State shared by the app loop, the APIs and gossip.
 #[derive(Debug)]
 pub struct Shared {
     pub store: Arc<Store>,
     pub pool: Mutex<ordo_mempool::Mempool>,
     pub status: Mutex<Status>,
     pub genesis: Arc<LoadedGenesis>,
+    /// Where admitted transactions go to reach the other validators (none without `[gossip]`).
+    pub gossip: Option<ordo_p2p::gossip::GossipHandle>,
+    /// Clients waiting for their transactions to be ordered.
+    pub waiters: crate::ingress::Waiters,
+    /// The latest stored height; namespace streams wait on it.
+    pub heights: tokio::sync::watch::Sender<u64>,
+    /// Set once consensus has started: `/health` answers 200 from then on.
+    pub ready: std::sync::atomic::AtomicBool,
 }
 
 /// Most proposals of the next height held until it starts.
@@ -200,6 +208,9 @@ impl App {
             AppMsg::ConsensusReady { reply } => {
                 let start = self.store().latest_height()?.map_or(1, |h| h.0 + 1);
                 self.enter_height(start)?;
+                self.shared
+                    .ready
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 info!(height = start, "consensus.ready");
                 let _ = reply.send((ConsHeight(start), self.params()));
             }
@@ -368,6 +379,7 @@ impl App {
         let limits = g.limits;
         // Namespace-fair selection, already in body order (grouped by namespace, ascending).
         let txs: Vec<BatchTx> = match self.shared.pool.lock() {
+            Ok(_) if self.testing.propose_empty_batches => Vec::new(),
             Ok(mut pool) => pool
                 .select(limits.max_batch_txs as usize, limits.max_batch_bytes)
                 .into_iter()
@@ -629,6 +641,9 @@ impl App {
         let ids: Vec<TxId> = d.batch.txs.iter().map(BatchTx::id).collect();
         self.store().put_decided(&d, &ids, commit)?;
         let h = d.batch.header.height.0;
+        // Durable now: acknowledge "ordered" and wake the namespace streams.
+        self.shared.waiters.notify(Height(h), &ids);
+        self.shared.heights.send_replace(h);
         let hash = d.batch.hash();
         let line = serde_json::json!({
             "height": h,

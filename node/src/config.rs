@@ -18,11 +18,22 @@ pub struct P2pSection {
     pub persistent_peers: Vec<String>,
 }
 
-/// `[rpc]`: the node's HTTP API.
+/// `[rpc]`: the node's gRPC (rollup) and HTTP (humans, probes) APIs, on one port.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RpcSection {
     pub listen: SocketAddr,
+}
+
+/// `[gossip]`: the transaction gossip network. Without it, a transaction is proposed only by
+/// the node it was submitted to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GossipSection {
+    /// `/ip4/<ip>/tcp/<port>`.
+    pub listen: String,
+    /// `/ip4/<ip>/tcp/<port>/p2p/<peer id>` of every other validator's gossip listener.
+    pub peers: Vec<String>,
 }
 
 /// `[testing]`: faults a test can switch on. Never set these on a real validator.
@@ -31,6 +42,9 @@ pub struct RpcSection {
 pub struct TestingSection {
     /// Propose batches whose header does not match their body (a Byzantine proposer double).
     pub propose_invalid_batches: bool,
+    /// Propose only empty batches: the node's own pool is never proposed by itself, so what is
+    /// submitted to it is ordered only if gossip carries it to another proposer.
+    pub propose_empty_batches: bool,
 }
 
 /// The whole `config.toml`.
@@ -40,6 +54,8 @@ pub struct Config {
     pub moniker: String,
     pub p2p: P2pSection,
     pub rpc: RpcSection,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gossip: Option<GossipSection>,
     /// `[mempool]`: bounds, namespace quota and fairness quantum of the transaction pool.
     #[serde(default)]
     pub mempool: ordo_mempool::MempoolConfig,
@@ -59,7 +75,8 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Reads `path`. `ORDO_RPC_LISTEN` and `ORDO_P2P_LISTEN` override the file.
+    /// Reads `path`. `ORDO_RPC_LISTEN`, `ORDO_P2P_LISTEN` and `ORDO_GOSSIP_LISTEN` override the
+    /// file.
     pub fn read(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(name.clone(), e))?;
@@ -71,6 +88,9 @@ impl Config {
         }
         if let Ok(v) = std::env::var("ORDO_P2P_LISTEN") {
             c.p2p.listen = v;
+        }
+        if let (Ok(v), Some(g)) = (std::env::var("ORDO_GOSSIP_LISTEN"), c.gossip.as_mut()) {
+            g.listen = v;
         }
         Ok(c)
     }

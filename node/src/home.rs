@@ -11,7 +11,7 @@
 //! HOME/data/*.log       decision and signature logs (JSON lines) for checkers
 //! ```
 
-use crate::config::{Config, P2pSection, RpcSection, TestingSection};
+use crate::config::{Config, GossipSection, P2pSection, RpcSection, TestingSection};
 use crate::genesis::{ChainParams, Genesis};
 use crate::keyfile::{self, KeyFileError};
 use malachitebft_signing_ed25519::PrivateKey;
@@ -176,16 +176,25 @@ fn prepare(home: &Home) -> Result<(), InitError> {
     Ok(())
 }
 
-fn config_for(moniker: String, p2p: u16, rpc: u16, peers: Vec<String>) -> Config {
+fn config_for(
+    moniker: String,
+    ports: Ports,
+    peers: Vec<String>,
+    gossip_peers: Vec<String>,
+) -> Config {
     Config {
         moniker,
         p2p: P2pSection {
-            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, p2p).to_string(),
+            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, ports.p2p).to_string(),
             persistent_peers: peers,
         },
         rpc: RpcSection {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, rpc)),
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.rpc)),
         },
+        gossip: Some(GossipSection {
+            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, ports.gossip).to_string(),
+            peers: gossip_peers,
+        }),
         mempool: ordo_mempool::MempoolConfig::default(),
         testing: TestingSection::default(),
     }
@@ -199,13 +208,8 @@ fn now_ms() -> u64 {
 }
 
 /// `ordo init`: a single-validator chain in `home` (keys, genesis naming this validator,
-/// config on loopback ports `p2p_port` and `rpc_port`).
-pub fn init(
-    home: &Home,
-    chain_id: ChainId,
-    p2p_port: u16,
-    rpc_port: u16,
-) -> Result<Keys, InitError> {
+/// config on loopback `ports`).
+pub fn init(home: &Home, chain_id: ChainId, ports: Ports) -> Result<Keys, InitError> {
     prepare(home)?;
     let keys = Keys::generate()?;
     keys.write(home, false)?;
@@ -224,7 +228,7 @@ pub fn init(
         .unwrap_or_else(|| "node".into());
     write_file(
         &home.config(),
-        &config_for(moniker, p2p_port, rpc_port, vec![]).to_toml(),
+        &config_for(moniker, ports, vec![], vec![]).to_toml(),
     )?;
     Ok(keys)
 }
@@ -234,10 +238,29 @@ fn write_genesis(home: &Home, g: &Genesis) -> Result<(), InitError> {
     write_file(&home.genesis(), &text)
 }
 
-/// Ports of validator `i` of a local testnet: p2p `base + 2i`, rpc `base + 2i + 1`.
-pub fn testnet_ports(base: u16, i: usize) -> (u16, u16) {
-    let p2p = base + 2 * i as u16;
-    (p2p, p2p + 1)
+/// The loopback ports of one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ports {
+    /// Consensus (malachite's libp2p swarm).
+    pub p2p: u16,
+    /// gRPC and HTTP.
+    pub rpc: u16,
+    /// Transaction gossip.
+    pub gossip: u16,
+}
+
+/// Ports used per node of a local testnet.
+pub const PORTS_PER_NODE: u16 = 3;
+
+/// Ports of validator `i` of a local testnet: p2p `base + 3i`, rpc `base + 3i + 1`, gossip
+/// `base + 3i + 2`.
+pub fn testnet_ports(base: u16, i: usize) -> Ports {
+    let p2p = base + PORTS_PER_NODE * i as u16;
+    Ports {
+        p2p,
+        rpc: p2p + 1,
+        gossip: p2p + 2,
+    }
 }
 
 /// `ordo testnet init`: `n` homes `output/node-<i>` sharing one genesis, each validator
@@ -268,20 +291,22 @@ pub fn testnet_init(
     for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
         k.write(home, false)?;
         write_genesis(home, &genesis)?;
-        let peers = keys
+        let others: Vec<(Ports, _)> = keys
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(j, other)| {
-                let (p2p, _) = testnet_ports(base_port, j);
                 let peer = ordo_p2p::peer_id(*other.node).expect("a generated node key is valid");
-                ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, p2p, &peer).to_string()
+                (testnet_ports(base_port, j), peer)
             })
             .collect();
-        let (p2p, rpc) = testnet_ports(base_port, i);
+        let addr = |port, peer| ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, port, peer).to_string();
+        let peers = others.iter().map(|(p, id)| addr(p.p2p, id)).collect();
+        let gossip_peers = others.iter().map(|(p, id)| addr(p.gossip, id)).collect();
+        let ports = testnet_ports(base_port, i);
         write_file(
             &home.config(),
-            &config_for(format!("node-{i}"), p2p, rpc, peers).to_toml(),
+            &config_for(format!("node-{i}"), ports, peers, gossip_peers).to_toml(),
         )?;
     }
     Ok(homes.into_iter().zip(keys).collect())

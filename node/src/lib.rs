@@ -7,13 +7,17 @@
 //! - [`store`]: rocksdb storage of decided batches, certificates, the tx index, proposals and
 //!   the signing state; [`signguard`]: the durable double-sign guard.
 //! - [`app`]: the answers to malachite's `AppMsg`s (transactions come from `ordo-mempool`).
-//! - [`node`]: starting and stopping all of it; [`rpc`]: the HTTP API; [`http`]: its client.
+//! - [`ingress`]: admission, gossip hand-off and ordered acknowledgements, for every way in.
+//! - [`node`]: starting and stopping all of it; [`grpc`]: the rollup API; [`rpc`]: the HTTP API
+//!   (same port); [`http`]: a small HTTP client.
 
 pub mod app;
 pub mod config;
 pub mod genesis;
+pub mod grpc;
 pub mod home;
 pub mod http;
+pub mod ingress;
 pub mod keyfile;
 pub mod node;
 pub mod rpc;

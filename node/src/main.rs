@@ -32,6 +32,8 @@ enum Command {
         p2p_port: u16,
         #[arg(long, default_value_t = 26657)]
         rpc_port: u16,
+        #[arg(long, default_value_t = 26658)]
+        gossip_port: u16,
     },
     /// Local multi-validator testnets.
     #[command(subcommand)]
@@ -126,8 +128,14 @@ fn main() -> anyhow::Result<()> {
             chain_id,
             p2p_port,
             rpc_port,
+            gossip_port,
         } => {
-            let keys = home::init(&Home(home.clone()), ChainId(chain_id), p2p_port, rpc_port)?;
+            let ports = home::Ports {
+                p2p: p2p_port,
+                rpc: rpc_port,
+                gossip: gossip_port,
+            };
+            let keys = home::init(&Home(home.clone()), ChainId(chain_id), ports)?;
             println!(
                 "initialized {} (validator {})",
                 home.display(),
@@ -151,9 +159,9 @@ fn main() -> anyhow::Result<()> {
             let homes =
                 home::testnet_init(&output, validators, ChainId(chain_id), base_port, params)?;
             for (i, (h, k)) in homes.iter().enumerate() {
-                let (p2p, rpc) = home::testnet_ports(base_port, i);
+                let home::Ports { p2p, rpc, gossip } = home::testnet_ports(base_port, i);
                 println!(
-                    "{}  validator {}  p2p 127.0.0.1:{p2p}  rpc http://127.0.0.1:{rpc}",
+                    "{}  validator {}  p2p 127.0.0.1:{p2p}  gossip 127.0.0.1:{gossip}  rpc http://127.0.0.1:{rpc}",
                     h.0.display(),
                     k.address()
                 );

@@ -44,6 +44,7 @@ pub struct NodeHandle {
     engine: EngineHandle,
     app: JoinHandle<Result<(), AppError>>,
     rpc: JoinHandle<()>,
+    gossip: Option<[JoinHandle<()>; 2]>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -67,6 +68,10 @@ impl NodeHandle {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.engine.handle).await;
         self.app.abort();
         self.rpc.abort();
+        for t in self.gossip.into_iter().flatten() {
+            t.abort();
+            let _ = t.await;
+        }
         let _ = self.app.await;
         let _ = self.rpc.await;
     }
@@ -122,12 +127,21 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     )
     .await
     .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
+    let gossip = match &config.gossip {
+        Some(section) => Some(start_gossip(section, *keys.node, g)?),
+        None => None,
+    };
     let latest = match store.latest_height()? {
         Some(h) => store.decided(h)?,
         None => None,
     };
+    let latest_height = latest.as_ref().map_or(0, |d| d.batch.header.height.0);
     let shared = Arc::new(Shared {
         store,
+        gossip: gossip.as_ref().map(|g| g.handle.clone()),
+        waiters: crate::ingress::Waiters::new(MAX_WAITERS),
+        heights: tokio::sync::watch::Sender::new(latest_height),
+        ready: std::sync::atomic::AtomicBool::new(false),
         pool: Mutex::new(ordo_mempool::Mempool::new(config.mempool.clone(), g.limits)),
         status: Mutex::new(Status {
             moniker: config.moniker.clone(),
@@ -161,6 +175,16 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         decisions,
     );
     let app = tokio::spawn(app.run(channels.consensus));
+    let gossip = gossip.map(|g| {
+        let shared = shared.clone();
+        let mut rx = g.inbound;
+        let inbound = tokio::spawn(async move {
+            while let Some(bundle) = rx.recv().await {
+                shared.admit_gossiped(&bundle.txs);
+            }
+        });
+        [g.task, inbound]
+    });
     let listener = tokio::net::TcpListener::bind(config.rpc.listen)
         .await
         .map_err(|e| StartError::Other(format!("rpc listen {}: {e}", config.rpc.listen)))?;
@@ -179,5 +203,32 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         engine,
         app,
         rpc,
+        gossip,
     })
+}
+
+/// Most clients waiting for ordered acknowledgements at once.
+const MAX_WAITERS: usize = 1_000_000;
+
+fn start_gossip(
+    section: &crate::config::GossipSection,
+    node_secret: [u8; 32],
+    g: &crate::genesis::Genesis,
+) -> Result<ordo_p2p::gossip::Gossip, StartError> {
+    let bad = |e: String| StartError::Other(format!("gossip: {e}"));
+    let listen = section
+        .listen
+        .parse()
+        .map_err(|e| bad(format!("listen {:?}: {e}", section.listen)))?;
+    let peers = section
+        .peers
+        .iter()
+        .map(|p| ordo_p2p::parse_peer(p).map_err(|e| bad(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let keypair = ordo_p2p::node_keypair(node_secret).map_err(|e| bad(e.to_string()))?;
+    let config = ordo_p2p::gossip::GossipConfig::new(listen, peers, g.chain_id.0);
+    let limits = g.limits;
+    let validate: ordo_p2p::gossip::Validate =
+        Arc::new(move |b: &[u8]| ordo_types::Transaction::decode(b, &limits).is_ok());
+    ordo_p2p::gossip::spawn(keypair, config, validate).map_err(|e| bad(e.to_string()))
 }

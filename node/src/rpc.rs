@@ -1,16 +1,18 @@
-//! The node's HTTP API (JSON), for rollups' first transaction path and for humans and probes:
+//! The node's HTTP API (JSON), for humans, probes and scripts. It shares the RPC port with the
+//! gRPC rollup API ([`crate::grpc`]): requests with `content-type: application/grpc` go there.
 //!
 //! | method | path | answer |
 //! |---|---|---|
-//! | GET | `/health` | 200 once the node serves |
-//! | GET | `/v1/status` | height, round, latest hash, pool size |
-//! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …}`; 400 malformed or unknown namespace, 409 duplicate or already ordered, 413 too large, 429 namespace over quota, 503 pool full |
+//! | GET | `/health` | 200 once consensus runs, 503 before |
+//! | GET | `/status`, `/v1/status` | height, round, latest hash, pool size, gossip counters |
+//! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …, "status": "accepted" or "duplicate"}`; 400 malformed or unknown namespace, 409 already ordered (with its position), 413 too large, 429 namespace over quota, 503 pool full |
 //! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` or 404 |
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
 
 use crate::app::Shared;
+use crate::ingress::Submission;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,10 +31,12 @@ fn error(code: StatusCode, reason: impl ToString) -> Response {
     (code, Json(json!({ "error": reason.to_string() }))).into_response()
 }
 
-/// The routes over the node's shared state.
+/// The HTTP routes and the gRPC service over the node's shared state.
 pub fn router(shared: Arc<Shared>) -> Router {
+    let grpc = tonic::service::Routes::new(crate::grpc::service(shared.clone())).into_axum_router();
     Router::new()
-        .route("/health", get(|| async { "ok" }))
+        .route("/health", get(health))
+        .route("/status", get(status))
         .route("/v1/status", get(status))
         .route("/v1/tx", post(submit))
         .route("/v1/tx/{id}", get(tx_status))
@@ -40,12 +44,39 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/batch/{height}/raw", get(batch_raw))
         .route("/v1/validators", get(validators))
         .with_state(shared)
+        .merge(grpc)
+}
+
+async fn health(State(s): S) -> Response {
+    if s.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        Json(json!({ "status": "ready" })).into_response()
+    } else {
+        error(StatusCode::SERVICE_UNAVAILABLE, "consensus has not started")
+    }
 }
 
 async fn status(State(s): S) -> Response {
     let mut st = s.status.lock().map(|g| g.clone()).unwrap_or_default();
     st.pool_size = s.pool.lock().map(|p| p.len()).unwrap_or(0);
-    Json(st).into_response()
+    let mut v = serde_json::to_value(st).unwrap_or_default();
+    if let (Some(g), Some(obj)) = (&s.gossip, v.as_object_mut()) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &g.stats;
+        obj.insert(
+            "gossip".into(),
+            json!({
+                "peers": c.peers_connected.load(Relaxed),
+                "bundles_sent": c.bundles_sent.load(Relaxed),
+                "txs_sent": c.txs_sent.load(Relaxed),
+                "bundles_received": c.bundles_received.load(Relaxed),
+                "txs_received": c.txs_received.load(Relaxed),
+                "bundles_rejected": c.bundles_rejected.load(Relaxed),
+                "outbound_dropped": c.outbound_dropped.load(Relaxed),
+                "inbound_dropped": c.inbound_dropped.load(Relaxed),
+            }),
+        );
+    }
+    Json(v).into_response()
 }
 
 #[derive(Deserialize)]
@@ -69,25 +100,27 @@ async fn submit(
         return error(StatusCode::BAD_REQUEST, "payload is not hex");
     };
     let tx = Transaction::new(Namespace(req.namespace), payload);
-    let id = tx.id();
-    if let Ok(Some((h, i))) = s.store.tx_position(&id) {
-        return (StatusCode::CONFLICT, Json(json!({"error": "already ordered", "id": id.to_string(), "height": h.0, "index": i}))).into_response();
-    }
-    let outcome = match s.pool.lock() {
-        Ok(mut p) => p.admit(tx),
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "pool unavailable"),
-    };
-    match outcome {
-        Ok(id) => Json(json!({ "id": id.to_string(), "status": "accepted" })).into_response(),
-        Err(e @ (Rejection::Duplicate | Rejection::AlreadyOrdered)) => {
-            error(StatusCode::CONFLICT, e)
+    match s.submit(tx) {
+        Submission::Accepted(id) => {
+            Json(json!({ "id": id.to_string(), "status": "accepted" })).into_response()
         }
-        Err(e @ Rejection::TooLarge { .. }) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
-        Err(e @ (Rejection::Malformed(_) | Rejection::UnknownNamespace(_))) => {
-            error(StatusCode::BAD_REQUEST, e)
+        Submission::Duplicate(id) => {
+            Json(json!({ "id": id.to_string(), "status": "duplicate" })).into_response()
         }
-        Err(e @ Rejection::NamespaceOverQuota { .. }) => error(StatusCode::TOO_MANY_REQUESTS, e),
-        Err(e @ Rejection::PoolFull { .. }) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Submission::Ordered(id, h, i) => (
+            StatusCode::CONFLICT,
+            Json(json!({"error": "already ordered", "id": id.to_string(), "height": h.0, "index": i})),
+        )
+            .into_response(),
+        Submission::Rejected(_, e) => match e {
+            Rejection::Duplicate | Rejection::AlreadyOrdered => error(StatusCode::CONFLICT, e),
+            Rejection::TooLarge { .. } => error(StatusCode::PAYLOAD_TOO_LARGE, e),
+            Rejection::Malformed(_) | Rejection::UnknownNamespace(_) => {
+                error(StatusCode::BAD_REQUEST, e)
+            }
+            Rejection::NamespaceOverQuota { .. } => error(StatusCode::TOO_MANY_REQUESTS, e),
+            Rejection::PoolFull { .. } => error(StatusCode::SERVICE_UNAVAILABLE, e),
+        },
     }
 }
 

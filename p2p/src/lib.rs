@@ -6,6 +6,10 @@
 //! - A node identity key (libp2p ed25519) separate from the consensus and BLS keys, so rotating
 //!   transport identity never touches signing keys.
 //! - Message size limits derived from the chain's [`Limits`].
+//!
+//! [`gossip`] is the second swarm: transaction gossip over gossipsub.
+
+pub mod gossip;
 
 use bytesize::ByteSize;
 use libp2p_identity::{Keypair, PeerId};
@@ -19,6 +23,8 @@ use thiserror::Error;
 pub enum P2pError {
     #[error("node key: {0}")]
     NodeKey(String),
+    #[error("gossip: {0}")]
+    Gossip(String),
     #[error("address {addr:?}: {reason}")]
     Address { addr: String, reason: String },
 }

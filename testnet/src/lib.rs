@@ -2,6 +2,8 @@
 //!
 //! - [`bench`]: the consensus benchmark: heights per second, submit-to-certified latency
 //!   percentiles at a fixed load, CPU and resident memory per node process.
+//! - [`load`]: the load generator: sustained submission over the gRPC bulk stream, ordered
+//!   throughput and submit-to-ordered latency percentiles.
 //!
 //! The chaos runner and its checkers come with the testnet issue.
 // `serde_json::Value` indexing yields `Null` instead of panicking, and the remaining slices
@@ -9,3 +11,4 @@
 #![allow(clippy::indexing_slicing)]
 
 pub mod bench;
+pub mod load;

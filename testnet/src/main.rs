@@ -6,6 +6,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ordo_testnet::bench::{BenchParams, run};
+use ordo_testnet::load::{self, LoadParams};
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
@@ -37,6 +38,30 @@ enum Command {
         /// Submit each transaction to every node instead of one node in turn.
         #[arg(long)]
         fanout: bool,
+    },
+    /// Load generator: submits at a fixed rate over the gRPC bulk stream to every node given,
+    /// prints progress each second and a final JSON line: submitted, accepted and ordered
+    /// transactions per second and submit-to-ordered latency percentiles.
+    Load {
+        /// Comma-separated node addresses (http://127.0.0.1:27001,...); node 0's namespace
+        /// streams tell when transactions are ordered.
+        #[arg(long)]
+        rpc: String,
+        /// Transactions per second, across all nodes.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Payload bytes per transaction.
+        #[arg(long, default_value_t = 250)]
+        size: usize,
+        /// Namespaces 1..=K, used in turn.
+        #[arg(long, default_value_t = 4)]
+        namespaces: u64,
+        /// Seconds to submit for.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Seconds to wait afterwards for accepted transactions to be ordered.
+        #[arg(long, default_value_t = 15)]
+        drain: u64,
     },
 }
 
@@ -78,6 +103,28 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let out = rt.block_on(run(&params))?;
+            println!("{out}");
+        }
+        Command::Load {
+            rpc,
+            rate,
+            size,
+            namespaces,
+            duration,
+            drain,
+        } => {
+            let params = LoadParams {
+                rpcs: rpc.split(',').map(|s| s.trim().to_string()).collect(),
+                rate,
+                size,
+                namespaces,
+                duration: Duration::from_secs(duration),
+                drain: Duration::from_secs(drain),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let out = rt.block_on(load::run(&params))?;
             println!("{out}");
         }
     }

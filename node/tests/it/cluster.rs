@@ -15,13 +15,17 @@ use std::time::{Duration, Instant};
 
 pub const CHAIN: ChainId = ChainId(77);
 
-/// A base port such that the 2n ports of a testnet are free right now.
+/// A base port such that the ports of an n-node testnet are free right now.
 pub fn free_base(n: usize) -> u16 {
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let seed = (std::process::id() as u64).wrapping_mul(0x9E37_79B9) ^ nanos;
     for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 977) % 20_000) as u16 / 2 * 2;
-        let all_free =
-            (0..2 * n as u16).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 977) % 20_000) as u16;
+        let all_free = (0..home::PORTS_PER_NODE * n as u16)
+            .all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok());
         if all_free {
             return base;
         }
@@ -63,21 +67,36 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Starts `n` nodes after `edit` changed their homes. A port taken between choosing and
+    /// binding (another test process) means a fresh testnet on other ports.
     pub async fn start(n: usize, edit: impl Fn(usize, &Home)) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let (homes, _) = init(dir.path(), n);
-        for (i, h) in homes.iter().enumerate() {
-            edit(i, h);
+        'attempt: for attempt in 0.. {
+            let dir = tempfile::tempdir().unwrap();
+            let (homes, _) = init(dir.path(), n);
+            for (i, h) in homes.iter().enumerate() {
+                edit(i, h);
+            }
+            let mut nodes = Vec::new();
+            for h in &homes {
+                match node::start(h.clone()).await {
+                    Ok(node) => nodes.push(Some(node)),
+                    Err(e) if attempt < 5 && e.to_string().contains("in use") => {
+                        eprintln!("cluster start: {e}; trying other ports");
+                        for n in nodes.into_iter().flatten() {
+                            n.stop().await;
+                        }
+                        continue 'attempt;
+                    }
+                    Err(e) => panic!("starting a node: {e}"),
+                }
+            }
+            return Cluster {
+                homes,
+                nodes,
+                _dir: dir,
+            };
         }
-        let mut nodes = Vec::new();
-        for h in &homes {
-            nodes.push(Some(node::start(h.clone()).await.unwrap()));
-        }
-        Cluster {
-            homes,
-            nodes,
-            _dir: dir,
-        }
+        unreachable!()
     }
 
     pub fn rpc(&self, i: usize) -> SocketAddr {
@@ -267,7 +286,7 @@ impl Processes {
             .map(|i| Home(dir.path().join(format!("node-{i}"))))
             .collect();
         let rpcs = (0..n)
-            .map(|i| SocketAddr::from(([127, 0, 0, 1], home::testnet_ports(base, i).1)))
+            .map(|i| SocketAddr::from(([127, 0, 0, 1], home::testnet_ports(base, i).rpc)))
             .collect();
         Processes {
             children: (0..n).map(|_| None).collect(),

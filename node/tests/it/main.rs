@@ -2,6 +2,7 @@
 //! `ordo` processes.
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod api;
 mod cluster;
 mod consensus;
 mod keys;

@@ -1,0 +1,19 @@
+//! Compiles the rollup API (`proto/ordo/api/v1`) with protox, so no system `protoc` is needed.
+//! Messages of `ordo.v1` are the ones `ordo-types` already generates.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto");
+    let files = [
+        format!("{proto_root}/ordo/api/v1/sequencer.proto"),
+        format!("{proto_root}/ordo/v1/types.proto"),
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let descriptors = protox::compile(&files[..1], [proto_root])?;
+    tonic_prost_build::configure()
+        .bytes(".")
+        .extern_path(".ordo.v1", "::ordo_types::wire::pb")
+        .compile_fds(descriptors)?;
+    Ok(())
+}

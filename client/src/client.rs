@@ -1,0 +1,375 @@
+//! Talking to several nodes: submission with retries and failover, a verified namespace stream.
+
+use crate::api::sequencer_client::SequencerClient;
+use crate::api::{
+    AckLevel, NamespaceSlice, Outcome, StreamNamespaceRequest, SubmitTxRequest, SubmitTxResponse,
+    ValidatorSetRequest,
+};
+use crate::verify::{SliceVerifier, VerifiedSlice, VerifyError};
+use futures::Stream;
+use ordo_types::{ChainId, Hash, Height, Limits, Namespace, TxId, ValidatorSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+use tracing::{debug, warn};
+
+/// How far a submission must get before [`Client::submit`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ack {
+    /// Admitted to a node's pool and handed to gossip.
+    Accepted,
+    /// In a certified batch, stored on the answering node's disk.
+    Ordered,
+}
+
+/// A successful submission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: TxId,
+    /// `(height, index)` when ordered.
+    pub position: Option<(Height, u32)>,
+    /// The node that answered.
+    pub node: String,
+    /// The transaction was already in that node's pool (an earlier attempt got through).
+    pub duplicate: bool,
+}
+
+/// What a rollup pins to trust a stream: the chain and the hash of its validator set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrustAnchor {
+    pub chain_id: ChainId,
+    pub validator_set_hash: Hash,
+}
+
+/// Why the client gave up.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("no node addresses given")]
+    NoNodes,
+    #[error("node address {0:?}: {1}")]
+    BadUrl(String, String),
+    /// A node refused the request for a reason retrying elsewhere would not change.
+    #[error("{node} refused it ({code:?}): {reason}")]
+    Rejected {
+        node: String,
+        code: Code,
+        reason: String,
+    },
+    /// Every attempt failed for a reason that might pass later (down, pool full, quota, timeout).
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    Exhausted { attempts: usize, last: String },
+    #[error("no node offers a validator set matching the trust anchor; last: {0}")]
+    NoTrustedSet(String),
+    #[error("{0}")]
+    Malformed(String),
+}
+
+/// A client of several ordo nodes.
+#[derive(Debug)]
+pub struct Client {
+    nodes: Vec<(String, SequencerClient<Channel>)>,
+    next: AtomicUsize,
+    /// Attempts per submission, across nodes.
+    pub attempts: usize,
+    /// Pause before retrying after every node was tried once, doubled each round.
+    pub backoff: Duration,
+    /// Limits for decoding what nodes send.
+    pub limits: Limits,
+}
+
+/// Largest message the client accepts from a node: one batch of the default limits and framing.
+const MAX_DECODE: usize = 64 * 1024 * 1024;
+
+impl Client {
+    /// A client of the nodes at `urls` (`http://host:port`). Connections open lazily, so a node
+    /// that is down now is simply tried later.
+    pub fn new<S: AsRef<str>>(urls: &[S]) -> Result<Client, ClientError> {
+        if urls.is_empty() {
+            return Err(ClientError::NoNodes);
+        }
+        let mut nodes = Vec::with_capacity(urls.len());
+        for u in urls {
+            let u = u.as_ref().to_string();
+            let url = if u.contains("://") {
+                u.clone()
+            } else {
+                format!("http://{u}")
+            };
+            let ep = Endpoint::from_shared(url.clone())
+                .map_err(|e| ClientError::BadUrl(u.clone(), e.to_string()))?
+                .connect_timeout(Duration::from_secs(2))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(10));
+            let c = SequencerClient::new(ep.connect_lazy())
+                .max_decoding_message_size(MAX_DECODE)
+                .max_encoding_message_size(MAX_DECODE);
+            nodes.push((url, c));
+        }
+        Ok(Client {
+            nodes,
+            next: AtomicUsize::new(0),
+            attempts: 3 * urls.len().max(2),
+            backoff: Duration::from_millis(100),
+            limits: Limits::default(),
+        })
+    }
+
+    /// The raw gRPC stub of node `i`.
+    pub fn node(&self, i: usize) -> Option<SequencerClient<Channel>> {
+        self.nodes.get(i).map(|(_, c)| c.clone())
+    }
+
+    /// The node addresses, in the order given.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|(u, _)| u.clone()).collect()
+    }
+
+    fn pick(&self, attempt: usize, start: usize) -> Option<&(String, SequencerClient<Channel>)> {
+        self.nodes.get((start + attempt) % self.nodes.len())
+    }
+
+    /// Submits `payload` for `namespace`, trying the nodes in turn. Returns when a node
+    /// acknowledges at `ack`; a refusal no retry can change (malformed, too large, unknown
+    /// namespace) returns at once.
+    pub async fn submit(
+        &self,
+        namespace: Namespace,
+        payload: Vec<u8>,
+        ack: Ack,
+    ) -> Result<Submitted, ClientError> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let req = SubmitTxRequest {
+            namespace: namespace.0,
+            payload: payload.into(),
+            ack: match ack {
+                Ack::Accepted => AckLevel::Accepted,
+                Ack::Ordered => AckLevel::Ordered,
+            } as i32,
+            wait_ms: 0,
+            seq: 0,
+        };
+        let mut last = String::new();
+        let mut pause = self.backoff;
+        for attempt in 0..self.attempts {
+            if attempt > 0 && attempt % self.nodes.len() == 0 {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            let Some((url, stub)) = self.pick(attempt, start) else {
+                return Err(ClientError::NoNodes);
+            };
+            match stub.clone().submit_tx(req.clone()).await {
+                Ok(r) => return submitted(url, r.into_inner()),
+                Err(s) if retryable(&s) => {
+                    debug!(node = %url, code = ?s.code(), reason = s.message(), "submit.retry");
+                    last = format!("{url}: {:?}: {}", s.code(), s.message());
+                }
+                Err(s) => {
+                    return Err(ClientError::Rejected {
+                        node: url.clone(),
+                        code: s.code(),
+                        reason: s.message().to_string(),
+                    });
+                }
+            }
+        }
+        Err(ClientError::Exhausted {
+            attempts: self.attempts,
+            last,
+        })
+    }
+
+    /// Fetches the validator set from the nodes and keeps the first whose chain and hash match
+    /// `anchor`; a node offering another set is skipped.
+    pub async fn validator_set(&self, anchor: &TrustAnchor) -> Result<ValidatorSet, ClientError> {
+        let mut last = String::from("no node answered");
+        for (url, stub) in &self.nodes {
+            let r = match stub.clone().validator_set(ValidatorSetRequest {}).await {
+                Ok(r) => r.into_inner(),
+                Err(s) => {
+                    last = format!("{url}: {}", s.message());
+                    continue;
+                }
+            };
+            let set = match r
+                .validator_set
+                .map(|s| ValidatorSet::from_proto(s, &self.limits))
+            {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    last = format!("{url}: {e}");
+                    continue;
+                }
+                None => {
+                    last = format!("{url}: no validator set in the answer");
+                    continue;
+                }
+            };
+            if ChainId(r.chain_id) == anchor.chain_id && set.hash() == anchor.validator_set_hash {
+                return Ok(set);
+            }
+            warn!(node = %url, "client.untrusted_validator_set");
+            last = format!("{url}: chain or validator set does not match the anchor");
+        }
+        Err(ClientError::NoTrustedSet(last))
+    }
+
+    /// The namespace's slice of every batch from `from` on, each item verified by a
+    /// [`SliceVerifier`] before it is yielded. The stream follows the chain's head forever:
+    /// on a dropped connection, a node that falls silent, or an item that fails verification,
+    /// it moves to the next node and asks again from the first height not yet verified. Each
+    /// such event is yielded as an `Err` (so the rollup can log it), and the stream goes on.
+    pub fn stream_namespace(
+        &self,
+        verifier: SliceVerifier,
+    ) -> impl Stream<Item = Result<VerifiedSlice, StreamEvent>> + use<> {
+        let (tx, rx) = mpsc::channel(64);
+        let nodes = self.nodes.clone();
+        let backoff = self.backoff;
+        tokio::spawn(follow(nodes, verifier, backoff, tx));
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+}
+
+/// Something that went wrong on a stream; the stream carries on with another node.
+#[derive(Debug, Error)]
+pub enum StreamEvent {
+    #[error("{node} sent an item that failed verification at height {height}: {error}")]
+    Rejected {
+        node: String,
+        height: Height,
+        error: VerifyError,
+    },
+    #[error("{node}: {reason}")]
+    NodeFailed { node: String, reason: String },
+}
+
+/// A node that sends nothing for this long while the stream waits is given up for another.
+const SILENCE: Duration = Duration::from_secs(30);
+
+async fn follow(
+    nodes: Vec<(String, SequencerClient<Channel>)>,
+    mut verifier: SliceVerifier,
+    backoff: Duration,
+    out: mpsc::Sender<Result<VerifiedSlice, StreamEvent>>,
+) {
+    let n = nodes.len();
+    let mut i = 0usize;
+    let mut failures_in_a_row = 0usize;
+    loop {
+        let Some((url, stub)) = nodes.get(i % n) else {
+            return;
+        };
+        let req = StreamNamespaceRequest {
+            namespace: verifier.namespace().0,
+            from_height: verifier.next_height().0,
+        };
+        let event = match stub.clone().stream_namespace(req).await {
+            Err(s) => StreamEvent::NodeFailed {
+                node: url.clone(),
+                reason: format!("{:?}: {}", s.code(), s.message()),
+            },
+            Ok(r) => {
+                let mut stream = r.into_inner();
+                loop {
+                    let item: Option<Result<NamespaceSlice, Status>> =
+                        match tokio::time::timeout(SILENCE, stream.message()).await {
+                            Ok(Ok(Some(m))) => Some(Ok(m)),
+                            Ok(Ok(None)) => None,
+                            Ok(Err(s)) => Some(Err(s)),
+                            Err(_) => {
+                                break StreamEvent::NodeFailed {
+                                    node: url.clone(),
+                                    reason: format!("silent for {SILENCE:?}"),
+                                };
+                            }
+                        };
+                    match item {
+                        None => {
+                            break StreamEvent::NodeFailed {
+                                node: url.clone(),
+                                reason: "stream ended".into(),
+                            };
+                        }
+                        Some(Err(s)) => {
+                            break StreamEvent::NodeFailed {
+                                node: url.clone(),
+                                reason: format!("{:?}: {}", s.code(), s.message()),
+                            };
+                        }
+                        Some(Ok(item)) => {
+                            let height = verifier.next_height();
+                            match verifier.verify(item) {
+                                Ok(v) => {
+                                    failures_in_a_row = 0;
+                                    if out.send(Ok(v)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(error) => {
+                                    break StreamEvent::Rejected {
+                                        node: url.clone(),
+                                        height,
+                                        error,
+                                    };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        warn!(%event, "client.stream_switch");
+        if out.send(Err(event)).await.is_err() {
+            return;
+        }
+        i += 1;
+        failures_in_a_row += 1;
+        if failures_in_a_row >= n {
+            let pause = backoff * (failures_in_a_row / n).min(50) as u32;
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// Worth trying again, here or on another node.
+fn retryable(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable
+            | Code::ResourceExhausted
+            | Code::DeadlineExceeded
+            | Code::Unknown
+            | Code::Internal
+            | Code::Cancelled
+            | Code::Aborted
+    )
+}
+
+fn submitted(url: &str, r: SubmitTxResponse) -> Result<Submitted, ClientError> {
+    let id = Hash::from_slice(&r.id).map(TxId).ok_or_else(|| {
+        ClientError::Malformed(format!("{url}: transaction id of {} bytes", r.id.len()))
+    })?;
+    let outcome = Outcome::try_from(r.outcome).unwrap_or(Outcome::Unspecified);
+    let position = match outcome {
+        Outcome::Ordered | Outcome::AlreadyOrdered => Some((Height(r.height), r.index)),
+        _ => None,
+    };
+    match outcome {
+        Outcome::Accepted | Outcome::Ordered | Outcome::Duplicate | Outcome::AlreadyOrdered => {
+            Ok(Submitted {
+                id,
+                position,
+                node: url.to_string(),
+                duplicate: outcome == Outcome::Duplicate,
+            })
+        }
+        other => Err(ClientError::Malformed(format!(
+            "{url}: unexpected outcome {other:?} in a successful answer: {}",
+            r.reason
+        ))),
+    }
+}

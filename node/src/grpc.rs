@@ -1,0 +1,364 @@
+//! The rollup API (gRPC, `proto/ordo/api/v1/sequencer.proto`), served with the HTTP routes on
+//! the node's RPC port. docs/API.md describes each call.
+
+use crate::app::Shared;
+use crate::ingress::{Submission, WaitError};
+use ordo_client::api::sequencer_server::{Sequencer, SequencerServer};
+use ordo_client::api::{
+    AckLevel, GetBatchRequest, GetTransactionRequest, GetTransactionResponse, NamespaceSlice,
+    Outcome, StatusRequest, StatusResponse, StreamNamespaceRequest, SubmitTxRequest,
+    SubmitTxResponse, TxStatus, ValidatorSetRequest, ValidatorSetResponse,
+};
+use ordo_mempool::Rejection;
+use ordo_types::wire::pb;
+use ordo_types::{Hash, Height, Namespace, Transaction, TxId};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status, Streaming};
+use tracing::debug;
+
+/// How long an ordered acknowledgement is waited for when the client does not say.
+const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// Longest wait a client may ask for.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+/// Ordered acknowledgements one bulk stream may wait for at once; past it, the stream stops
+/// reading requests until some are answered (backpressure, not a queue without bound).
+const MAX_INFLIGHT_PER_STREAM: usize = 100_000;
+/// Responses buffered per stream before the node waits for the client to read.
+const STREAM_BUFFER: usize = 4096;
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The gRPC service over the node's shared state.
+#[derive(Debug, Clone)]
+pub struct Api {
+    shared: Arc<Shared>,
+}
+
+/// The tonic service, with message limits from the chain's limits.
+pub fn service(shared: Arc<Shared>) -> SequencerServer<Api> {
+    let max = shared.genesis.genesis.limits.max_message_bytes as usize;
+    SequencerServer::new(Api { shared })
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max)
+}
+
+fn outcome_of(r: &Rejection) -> Outcome {
+    match r {
+        Rejection::Duplicate => Outcome::Duplicate,
+        Rejection::AlreadyOrdered => Outcome::AlreadyOrdered,
+        Rejection::TooLarge { .. } => Outcome::TooLarge,
+        Rejection::Malformed(_) => Outcome::Malformed,
+        Rejection::UnknownNamespace(_) => Outcome::UnknownNamespace,
+        Rejection::NamespaceOverQuota { .. } => Outcome::NamespaceOverQuota,
+        Rejection::PoolFull { .. } => Outcome::PoolFull,
+    }
+}
+
+/// The status a unary call fails with for an outcome that is not a success.
+fn code_of(o: Outcome) -> Code {
+    match o {
+        Outcome::Malformed | Outcome::UnknownNamespace | Outcome::Unspecified => {
+            Code::InvalidArgument
+        }
+        Outcome::TooLarge => Code::OutOfRange,
+        Outcome::NamespaceOverQuota => Code::ResourceExhausted,
+        Outcome::PoolFull => Code::Unavailable,
+        Outcome::Timeout => Code::DeadlineExceeded,
+        Outcome::AlreadyOrdered | Outcome::Duplicate => Code::AlreadyExists,
+        Outcome::Accepted | Outcome::Ordered => Code::Ok,
+    }
+}
+
+/// Admits (and for `ack=ORDERED` waits for) one request; every outcome is an answer.
+async fn answer(shared: &Shared, r: SubmitTxRequest) -> SubmitTxResponse {
+    let mut resp = SubmitTxResponse {
+        seq: r.seq,
+        ..SubmitTxResponse::default()
+    };
+    let tx = Transaction::new(Namespace(r.namespace), r.payload);
+    let ordered = r.ack == AckLevel::Ordered as i32;
+    let (submission, waited) = if ordered {
+        let wait = match r.wait_ms {
+            0 => DEFAULT_WAIT,
+            ms => Duration::from_millis(u64::from(ms)).min(MAX_WAIT),
+        };
+        let (s, w) = shared.submit_and_wait(tx, wait).await;
+        (s, Some(w))
+    } else {
+        (shared.submit(tx), None)
+    };
+    let id = match &submission {
+        Submission::Accepted(id)
+        | Submission::Duplicate(id)
+        | Submission::Ordered(id, ..)
+        | Submission::Rejected(id, _) => *id,
+    };
+    resp.id = id.0.as_bytes().to_vec().into();
+    match (submission, waited) {
+        (Submission::Rejected(_, e), _) => {
+            resp.outcome = outcome_of(&e) as i32;
+            resp.reason = e.to_string();
+        }
+        (Submission::Ordered(_, h, i), _) => {
+            resp.outcome = Outcome::AlreadyOrdered as i32;
+            resp.height = h.0;
+            resp.index = i;
+        }
+        (_, Some(Ok((h, i)))) => {
+            resp.outcome = Outcome::Ordered as i32;
+            resp.height = h.0;
+            resp.index = i;
+        }
+        (_, Some(Err(WaitError::Timeout))) => {
+            resp.outcome = Outcome::Timeout as i32;
+            resp.reason =
+                "not ordered within the wait; it may still be (see GetTransaction)".into();
+        }
+        (_, Some(Err(WaitError::Busy))) => {
+            resp.outcome = Outcome::PoolFull as i32;
+            resp.reason = "too many clients wait for ordered acknowledgements on this node".into();
+        }
+        (Submission::Duplicate(_), None) => resp.outcome = Outcome::Duplicate as i32,
+        (Submission::Accepted(_), None) => resp.outcome = Outcome::Accepted as i32,
+    }
+    resp
+}
+
+fn tx_id(bytes: &[u8]) -> Result<TxId, Status> {
+    Hash::from_slice(bytes).map(TxId).ok_or_else(|| {
+        Status::invalid_argument(format!("a transaction id is 32 bytes, got {}", bytes.len()))
+    })
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// The slice of `namespace` at `height`, if that height is stored.
+pub fn slice_at(
+    shared: &Shared,
+    namespace: Namespace,
+    height: u64,
+) -> Result<Option<NamespaceSlice>, Status> {
+    let Some(d) = shared.store.decided(Height(height)).map_err(internal)? else {
+        return Ok(None);
+    };
+    let proof = d.batch.namespace_tree().proof(namespace);
+    let txs = d
+        .batch
+        .txs
+        .iter()
+        .filter(|t| t.namespace() == namespace)
+        .map(pb::BatchTx::from)
+        .collect();
+    Ok(Some(NamespaceSlice {
+        header: Some((&d.batch.header).into()),
+        certificate: Some((&d.certificate).into()),
+        txs,
+        proof: Some((&proof).into()),
+    }))
+}
+
+#[tonic::async_trait]
+impl Sequencer for Api {
+    async fn submit_tx(
+        &self,
+        request: Request<SubmitTxRequest>,
+    ) -> Result<Response<SubmitTxResponse>, Status> {
+        let resp = answer(&self.shared, request.into_inner()).await;
+        let outcome = Outcome::try_from(resp.outcome).unwrap_or(Outcome::Unspecified);
+        match code_of(outcome) {
+            Code::Ok | Code::AlreadyExists => Ok(Response::new(resp)),
+            code => Err(Status::new(code, resp.reason)),
+        }
+    }
+
+    type SubmitTxStreamStream = BoxStream<SubmitTxResponse>;
+
+    async fn submit_tx_stream(
+        &self,
+        request: Request<Streaming<SubmitTxRequest>>,
+    ) -> Result<Response<Self::SubmitTxStreamStream>, Status> {
+        let mut input = request.into_inner();
+        let (out, rx) = mpsc::channel(STREAM_BUFFER);
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT_PER_STREAM));
+            loop {
+                let r = match input.message().await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        debug!(error = %e, "grpc.submit_stream_ended");
+                        break;
+                    }
+                };
+                if r.ack == AckLevel::Ordered as i32 {
+                    let Ok(permit) = inflight.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let (shared, out) = (shared.clone(), out.clone());
+                    tokio::spawn(async move {
+                        let resp = answer(&shared, r).await;
+                        let _ = out.send(Ok(resp)).await;
+                        drop(permit);
+                    });
+                } else {
+                    let resp = answer(&shared, r).await;
+                    if out.send(Ok(resp)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<GetTransactionRequest>,
+    ) -> Result<Response<GetTransactionResponse>, Status> {
+        let id = tx_id(&request.into_inner().id)?;
+        if let Some((h, i)) = self.shared.store.tx_position(&id).map_err(internal)? {
+            return Ok(Response::new(GetTransactionResponse {
+                status: TxStatus::Ordered as i32,
+                height: h.0,
+                index: i,
+            }));
+        }
+        let pending = self
+            .shared
+            .pool
+            .lock()
+            .map(|p| p.contains(&id))
+            .unwrap_or(false);
+        Ok(Response::new(GetTransactionResponse {
+            status: if pending {
+                TxStatus::Pending
+            } else {
+                TxStatus::Unknown
+            } as i32,
+            ..GetTransactionResponse::default()
+        }))
+    }
+
+    async fn get_batch(
+        &self,
+        request: Request<GetBatchRequest>,
+    ) -> Result<Response<pb::CertifiedBatch>, Status> {
+        let h = request.into_inner().height;
+        match self.shared.store.decided(Height(h)).map_err(internal)? {
+            Some(d) => Ok(Response::new(pb::CertifiedBatch {
+                batch: Some(d.batch.to_proto()),
+                certificate: Some((&d.certificate).into()),
+            })),
+            None => Err(Status::not_found(format!("no batch at height {h}"))),
+        }
+    }
+
+    async fn get_certificate(
+        &self,
+        request: Request<GetBatchRequest>,
+    ) -> Result<Response<pb::Certificate>, Status> {
+        let h = request.into_inner().height;
+        match self.shared.store.decided(Height(h)).map_err(internal)? {
+            Some(d) => Ok(Response::new((&d.certificate).into())),
+            None => Err(Status::not_found(format!("no batch at height {h}"))),
+        }
+    }
+
+    type StreamNamespaceStream = BoxStream<NamespaceSlice>;
+
+    async fn stream_namespace(
+        &self,
+        request: Request<StreamNamespaceRequest>,
+    ) -> Result<Response<Self::StreamNamespaceStream>, Status> {
+        let r = request.into_inner();
+        let namespace = Namespace(r.namespace);
+        let mut next = r.from_height.max(1);
+        let earliest = self
+            .shared
+            .store
+            .earliest_height()
+            .map_err(internal)?
+            .map_or(1, |h| h.0);
+        if next < earliest {
+            return Err(Status::out_of_range(format!(
+                "height {next} is pruned here; the earliest stored is {earliest}"
+            )));
+        }
+        let shared = self.shared.clone();
+        let mut heights = shared.heights.subscribe();
+        let (out, rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            loop {
+                let latest = *heights.borrow_and_update();
+                while next <= latest {
+                    match slice_at(&shared, namespace, next) {
+                        Ok(Some(s)) => {
+                            if out.send(Ok(s)).await.is_err() {
+                                return;
+                            }
+                            next += 1;
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            let _ = out.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                }
+                tokio::select! {
+                    changed = heights.changed() => if changed.is_err() { return },
+                    () = out.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
+        let st = self
+            .shared
+            .status
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_default();
+        let pool_size = self.shared.pool.lock().map(|p| p.len()).unwrap_or(0);
+        let address = hex::decode(st.address.trim_start_matches("0x")).unwrap_or_default();
+        let latest_hash = Hash::from_hex(&st.latest_hash)
+            .map(|h| h.0.to_vec())
+            .unwrap_or_default();
+        Ok(Response::new(StatusResponse {
+            moniker: st.moniker,
+            address: address.into(),
+            chain_id: st.chain_id,
+            height: st.height,
+            round: st.round,
+            latest_hash: latest_hash.into(),
+            latest_timestamp_ms: st.latest_timestamp_ms,
+            pool_size: pool_size as u64,
+            validators: st.validators as u32,
+        }))
+    }
+
+    async fn validator_set(
+        &self,
+        _request: Request<ValidatorSetRequest>,
+    ) -> Result<Response<ValidatorSetResponse>, Status> {
+        let g = &self.shared.genesis;
+        Ok(Response::new(ValidatorSetResponse {
+            chain_id: g.genesis.chain_id.0,
+            validator_set: Some(g.set.set.as_ref().into()),
+            validator_set_hash: g.set.set.hash().0.to_vec().into(),
+        }))
+    }
+}
