@@ -6,12 +6,14 @@
 #   testnet/localnet.sh status     each node's height, round, latest batch and pool size
 #   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
 #   testnet/localnet.sh batch H    fetch batch H from node 0 and verify its certificate
+#   testnet/localnet.sh load [ARGS]  run the load generator against every node
+#                                  (ordo-testnet load --rpc <all nodes> ARGS; see --help)
 #   testnet/localnet.sh logs N     follow node N's log
 #   testnet/localnet.sh kill N | restart N
 #   testnet/localnet.sh down       stop every node (SIGTERM, then SIGKILL after 10 s)
 #
 # Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
-# ORDO_PROFILE (debug or release, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target).
+# ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,9 +32,15 @@ alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 build() {
   testnet/install-deps.sh
   local flag=()
-  [ "$PROFILE" = release ] && flag=(--release)
+  [ "$PROFILE" = debug ] || flag=(--profile "$PROFILE")
   echo "localnet: building ordo ($PROFILE)..."
-  cargo build -q -p ordo-node --bin ordo "${flag[@]}"
+  cargo build -q -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet "${flag[@]}"
+}
+
+all_rpcs() {
+  local i=0 out=""
+  for _ in $(nodes); do out="$out${out:+,}$(rpc_of "$i")"; i=$((i + 1)); done
+  echo "$out"
 }
 
 start_node() {
@@ -104,8 +112,12 @@ case "${1:-}" in
   submit)
     [ -n "${3:-}" ] || die "usage: $0 submit NAMESPACE PAYLOAD_HEX"
     "$BIN" tx submit --rpc "$(rpc_of 0)" --namespace "$2" --payload "$3" --wait ;;
+  load)
+    shift
+    [ -x "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" ] || die "not built; run: $0 up"
+    "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" load --rpc "$(all_rpcs)" "$@" ;;
   batch)
     [ -n "${2:-}" ] || die "usage: $0 batch HEIGHT"
     "$BIN" batch get --rpc "$(rpc_of 0)" --height "$2" --genesis "$DIR/node-0/genesis.json" ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -165,18 +165,30 @@ impl Shared {
 
     /// Admits transactions received by gossip. Duplicates and refusals are expected (the same
     /// transaction arrives from several peers) and dropped quietly.
+    ///
+    /// A transaction already in the index is dropped too: gossipsub may deliver a bundle again
+    /// seconds later (to a node that just restarted, through IHAVE/IWANT), after its
+    /// transactions were ordered, and the pool's memory of ordered ids does not survive a
+    /// restart. Without this check the node would propose them a second time.
     pub fn admit_gossiped(&self, txs: &[bytes::Bytes]) {
         let limits = self.genesis.genesis.limits;
-        let decoded: Vec<Transaction> = txs
+        // Decoded, hashed and looked up before the pool is locked, so API submissions do not
+        // wait on it.
+        let decoded: Vec<(Transaction, TxId)> = txs
             .iter()
             .filter_map(|b| Transaction::decode(b, &limits).ok())
+            .map(|t| {
+                let id = t.id();
+                (t, id)
+            })
+            .filter(|(_, id)| matches!(self.store.tx_position(id), Ok(None)))
             .collect();
         let Ok(mut p) = self.pool.lock() else {
             return;
         };
         let mut admitted = 0usize;
-        for tx in decoded {
-            if p.admit(tx).is_ok() {
+        for (tx, id) in decoded {
+            if p.admit_with_id(tx, id).is_ok() {
                 admitted += 1;
             }
         }

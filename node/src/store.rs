@@ -81,9 +81,14 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_max_open_files(256);
-        let cfs = [CF_BATCHES, CF_COMMITS, CF_TXS, CF_UNDECIDED]
+        // The transaction index answers a lookup per submitted and per gossiped transaction,
+        // mostly misses: bloom filters and a hash index keep those off the disk.
+        let mut txs = Options::default();
+        txs.optimize_for_point_lookup(64);
+        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED]
             .into_iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()))
+            .chain([ColumnFamilyDescriptor::new(CF_TXS, txs)]);
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Store { db, limits })
     }

@@ -430,3 +430,43 @@ impl Task {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn malformed_bundles_are_refused() {
+        let cases: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![BUNDLE_V1],
+            vec![0x02, 0, 0, 0, 1, 7],
+            vec![BUNDLE_V1, 0, 0, 0],
+            vec![BUNDLE_V1, 0, 0, 0, 0],
+            vec![BUNDLE_V1, 0, 0, 0, 2, 7],
+            vec![BUNDLE_V1, 0xff, 0xff, 0xff, 0xff, 7],
+        ];
+        for c in cases {
+            assert_eq!(bundle_split(&bytes::Bytes::from(c.clone())), None, "{c:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bundles_round_trip(txs in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>(), 1..300), 1..50)) {
+            let mut b = Vec::new();
+            for t in &txs {
+                bundle_push(&mut b, t);
+            }
+            let got = bundle_split(&bytes::Bytes::from(b)).unwrap();
+            prop_assert_eq!(got.iter().map(|x| x.to_vec()).collect::<Vec<_>>(), txs);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = bundle_split(&bytes::Bytes::from(data));
+        }
+    }
+}
