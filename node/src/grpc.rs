@@ -3,6 +3,7 @@
 
 use crate::app::Shared;
 use crate::ingress::{Submission, WaitError};
+use crate::store::Decided;
 use ordo_client::api::sequencer_server::{Sequencer, SequencerServer};
 use ordo_client::api::{
     AckLevel, GetBatchRequest, GetTransactionRequest, GetTransactionResponse, NamespaceSlice,
@@ -10,10 +11,12 @@ use ordo_client::api::{
     SubmitTxResponse, TxStatus, ValidatorSetRequest, ValidatorSetResponse,
 };
 use ordo_mempool::Rejection;
+use ordo_types::NamespaceTree;
 use ordo_types::wire::pb;
 use ordo_types::{Hash, Height, Namespace, Transaction, TxId};
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::Stream;
@@ -37,14 +40,55 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 #[derive(Debug, Clone)]
 pub struct Api {
     shared: Arc<Shared>,
+    recent: Arc<RecentHeights>,
+}
+
+/// A decided height as namespace streams need it: decoded once, its tree built once, shared by
+/// every stream that reaches it (they all ask for the newest height right after a decision).
+#[derive(Debug)]
+struct Prepared {
+    decided: Decided,
+    tree: NamespaceTree,
+}
+
+/// The last few prepared heights.
+#[derive(Debug, Default)]
+struct RecentHeights(Mutex<VecDeque<(u64, Arc<Prepared>)>>);
+
+/// Heights kept prepared.
+const PREPARED: usize = 8;
+
+impl RecentHeights {
+    fn get(&self, shared: &Shared, height: u64) -> Result<Option<Arc<Prepared>>, Status> {
+        if let Ok(q) = self.0.lock()
+            && let Some((_, p)) = q.iter().find(|(h, _)| *h == height)
+        {
+            return Ok(Some(p.clone()));
+        }
+        let Some(decided) = shared.store.decided(Height(height)).map_err(internal)? else {
+            return Ok(None);
+        };
+        let tree = decided.batch.namespace_tree();
+        let p = Arc::new(Prepared { decided, tree });
+        if let Ok(mut q) = self.0.lock() {
+            if q.len() >= PREPARED {
+                q.pop_front();
+            }
+            q.push_back((height, p.clone()));
+        }
+        Ok(Some(p))
+    }
 }
 
 /// The tonic service, with message limits from the chain's limits.
 pub fn service(shared: Arc<Shared>) -> SequencerServer<Api> {
     let max = shared.genesis.genesis.limits.max_message_bytes as usize;
-    SequencerServer::new(Api { shared })
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max)
+    SequencerServer::new(Api {
+        shared,
+        recent: Arc::default(),
+    })
+    .max_decoding_message_size(max)
+    .max_encoding_message_size(max)
 }
 
 fn outcome_of(r: &Rejection) -> Outcome {
@@ -140,15 +184,17 @@ fn internal(e: impl std::fmt::Display) -> Status {
 }
 
 /// The slice of `namespace` at `height`, if that height is stored.
-pub fn slice_at(
+fn slice_at(
     shared: &Shared,
+    recent: &RecentHeights,
     namespace: Namespace,
     height: u64,
 ) -> Result<Option<NamespaceSlice>, Status> {
-    let Some(d) = shared.store.decided(Height(height)).map_err(internal)? else {
+    let Some(p) = recent.get(shared, height)? else {
         return Ok(None);
     };
-    let proof = d.batch.namespace_tree().proof(namespace);
+    let d = &p.decided;
+    let proof = p.tree.proof(namespace);
     let txs = d
         .batch
         .txs
@@ -292,14 +338,14 @@ impl Sequencer for Api {
                 "height {next} is pruned here; the earliest stored is {earliest}"
             )));
         }
-        let shared = self.shared.clone();
+        let (shared, recent) = (self.shared.clone(), self.recent.clone());
         let mut heights = shared.heights.subscribe();
         let (out, rx) = mpsc::channel(16);
         tokio::spawn(async move {
             loop {
                 let latest = *heights.borrow_and_update();
                 while next <= latest {
-                    match slice_at(&shared, namespace, next) {
+                    match slice_at(&shared, &recent, namespace, next) {
                         Ok(Some(s)) => {
                             if out.send(Ok(s)).await.is_err() {
                                 return;
