@@ -103,6 +103,9 @@ pub struct App {
     parent: Parent,
     assembler: Assembler<PeerId>,
     pending: BTreeMap<u64, Vec<Assembled>>,
+    /// The header of the last height this node stored, so the next height's parent needs no
+    /// read (and decode) of the whole batch.
+    last_header: Option<BatchHeader>,
 }
 
 fn now_ms() -> u64 {
@@ -152,6 +155,7 @@ impl App {
             },
             assembler: Assembler::new(limits),
             pending: BTreeMap::new(),
+            last_header: None,
         }
     }
 
@@ -195,6 +199,11 @@ impl App {
                 l1_ref: L1Ref::default(),
                 forced_next: 0,
             });
+        }
+        if let Some(h) = &self.last_header
+            && h.height.0 == height - 1
+        {
+            return Ok(parent_from(h));
         }
         let d = self
             .store()
@@ -640,6 +649,7 @@ impl App {
         // Transaction ids are hashed once, for the index and for the pool.
         let ids: Vec<TxId> = d.batch.txs.iter().map(BatchTx::id).collect();
         self.store().put_decided(&d, &ids, commit)?;
+        self.last_header = Some(d.batch.header);
         let h = d.batch.header.height.0;
         // Durable now: acknowledge "ordered" and wake the namespace streams.
         self.shared.waiters.notify(Height(h), &ids);

@@ -2,18 +2,21 @@
 //! certificates (for sync), a transaction index and proposals not yet decided.
 //!
 //! Column families (keys big-endian):
-//! - `batches`: height → `ordo.v1.CertifiedBatch` (batch + BLS certificate)
+//! - `batches`: height → round u32 ‖ the BLS certificate's fixed encoding; the batch itself
+//!   stays where it was stored as a proposal, under `undecided` (height ‖ round ‖ certificate's
+//!   batch hash), so its bytes are written once
 //! - `commits`: height → `ordo.v1.consensus.ExtendedCommitCertificate` (individual signatures
 //!   and vote extensions, which value sync serves)
 //! - `txs`: tx id → height u64 ‖ index u32
-//! - `undecided`: height ‖ round ‖ batch hash → `ordo.v1.Batch`
+//! - `undecided`: height ‖ round ‖ batch hash → `ordo.v1.Batch`: every proposal stored, and
+//!   the body of every decided height
 //!
 //! A decided height is written in one atomic, fsynced batch (which also drops that height's
-//! proposals) before the engine is told it is stored.
+//! other proposals) before the engine is told it is stored.
 
 use ordo_consensus::codec::{self as ccodec, pb as cpb};
 use ordo_consensus::{OrdoContext, mc};
-use ordo_types::wire::{decode_message, pb};
+use ordo_types::wire::decode_message;
 use ordo_types::{Batch, Certificate, Hash, Height, Limits, TxId};
 use prost::Message;
 use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, WriteOptions};
@@ -64,6 +67,14 @@ fn undecided_key(h: u64, r: u32, hash: &Hash) -> Vec<u8> {
     k.extend_from_slice(&r.to_be_bytes());
     k.extend_from_slice(&hash.0);
     k
+}
+
+/// The round in an `undecided` key.
+fn round_of(key: &[u8]) -> Result<u32, StoreError> {
+    key.get(8..12)
+        .and_then(|r| r.try_into().ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| corrupt("undecided key", hex::encode(key), "too short"))
 }
 
 fn corrupt(what: &'static str, key: impl ToString, reason: impl ToString) -> StoreError {
@@ -117,12 +128,27 @@ impl Store {
     ) -> Result<(), StoreError> {
         assert_eq!(ids.len(), decided.batch.txs.len(), "one id per transaction");
         let h = decided.batch.header.height.0;
-        let record = pb::CertifiedBatch {
-            batch: Some(decided.batch.to_proto()),
-            certificate: Some((&decided.certificate).into()),
-        };
+        let hash = decided.batch.hash();
+        let keys = self.undecided_keys(&h.to_be_bytes())?;
         let mut wb = WriteBatch::default();
-        wb.put_cf(self.cf(CF_BATCHES), h.to_be_bytes(), record.encode_to_vec());
+        // The body: the stored proposal with this hash stays (the first, if it was stored in
+        // several rounds); otherwise it is written now.
+        let body_round = match keys.iter().find(|k| k.ends_with(&hash.0)) {
+            Some(k) => round_of(k)?,
+            None => {
+                let r = decided.certificate.round.0;
+                wb.put_cf(
+                    self.cf(CF_UNDECIDED),
+                    undecided_key(h, r, &hash),
+                    decided.batch.encode_proto(),
+                );
+                r
+            }
+        };
+        let keep = undecided_key(h, body_round, &hash);
+        let mut record = body_round.to_be_bytes().to_vec();
+        record.extend_from_slice(&decided.certificate.encode());
+        wb.put_cf(self.cf(CF_BATCHES), h.to_be_bytes(), record);
         wb.put_cf(
             self.cf(CF_COMMITS),
             h.to_be_bytes(),
@@ -134,9 +160,9 @@ impl Store {
             pos.extend_from_slice(&(i as u32).to_be_bytes());
             wb.put_cf(self.cf(CF_TXS), id.0.0, pos);
         }
-        // Point deletes of this height's proposals: range tombstones would pile up and slow
-        // every later scan until compaction.
-        for key in self.undecided_keys(&h.to_be_bytes())? {
+        // Point deletes of this height's other proposals: range tombstones would pile up and
+        // slow every later scan until compaction.
+        for key in keys.iter().filter(|k| k.as_ref() != keep.as_slice()) {
             wb.delete_cf(self.cf(CF_UNDECIDED), key);
         }
         self.db.write_opt(wb, &sync_write())?;
@@ -145,21 +171,30 @@ impl Store {
 
     /// The decided batch at `height`.
     pub fn decided(&self, height: Height) -> Result<Option<Decided>, StoreError> {
-        let Some(bytes) = self
+        let Some(record) = self
             .db
             .get_cf(self.cf(CF_BATCHES), height.0.to_be_bytes())?
         else {
             return Ok(None);
         };
-        let bad = |e: &dyn std::fmt::Display| corrupt("batch", height, e);
-        let rec: pb::CertifiedBatch = decode_message(&bytes, &self.limits).map_err(|e| bad(&e))?;
-        let batch = Batch::from_proto(rec.batch.ok_or_else(|| bad(&"no batch"))?, &self.limits)
-            .map_err(|e| bad(&e))?;
-        let certificate = Certificate::from_proto(
-            rec.certificate.ok_or_else(|| bad(&"no certificate"))?,
-            &self.limits,
-        )
-        .map_err(|e| bad(&e))?;
+        let bad = |e: &dyn std::fmt::Display| corrupt("decided record", height, e);
+        let (round, cert) = record
+            .split_first_chunk::<4>()
+            .ok_or_else(|| bad(&"shorter than a round"))?;
+        let certificate = Certificate::decode(cert, &self.limits).map_err(|e| bad(&e))?;
+        let key = undecided_key(
+            height.0,
+            u32::from_be_bytes(*round),
+            &certificate.batch_hash,
+        );
+        let body = self
+            .db
+            .get_cf(self.cf(CF_UNDECIDED), &key)?
+            .ok_or_else(|| bad(&"its batch is missing"))?;
+        let batch = Batch::decode_proto(&body, &self.limits).map_err(|e| bad(&e))?;
+        if batch.hash() != certificate.batch_hash {
+            return Err(bad(&"the stored batch does not match the certificate"));
+        }
         Ok(Some(Decided { batch, certificate }))
     }
 
