@@ -8,12 +8,14 @@
 //! - [`guard`]: the pure double-sign rule.
 //! - [`parts`]: splitting a batch into proposal parts and reassembling them, bounded.
 //! - [`validity`]: proposal validity as a pure function.
+//! - [`forced`]: the forced-inclusion rule as a pure function (not yet part of validity).
 //! - [`codec`]: protobuf codecs for everything the engine sends or logs.
 //!
 //! No I/O happens here: persistence, clocks and networking come from `ordo-node`.
 
 pub mod codec;
 pub mod context;
+pub mod forced;
 pub mod guard;
 pub mod parts;
 pub mod signing;
