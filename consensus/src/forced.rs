@@ -67,8 +67,9 @@ pub fn required<'a>(
     let mut bytes = 0u64;
     let mut n = 0usize;
     for (i, e) in view.entries.iter().enumerate() {
-        let expected = parent_next + i as u64;
-        if e.queue_index != expected {
+        let expected = parent_next.checked_add(i as u64);
+        if Some(e.queue_index) != expected {
+            let expected = expected.unwrap_or(u64::MAX);
             return Err(ForcedError::ViewGap {
                 expected,
                 found: e.queue_index,
@@ -78,7 +79,7 @@ pub fn required<'a>(
             break;
         }
         let size = e.encoded_len() as u64;
-        if n > 0 && bytes + size > params.budget_bytes {
+        if n > 0 && bytes.saturating_add(size) > params.budget_bytes {
             break;
         }
         bytes += size;

@@ -3,8 +3,9 @@
 //! A stream is `Init(header, proposer, round)`, then `Data(transactions)` chunks of at most
 //! [`MAX_PART_BYTES`], then `Fin(signature)`, each in a `StreamMessage` with consecutive sequence
 //! numbers, and a closing `StreamContent::Fin`. Parts may arrive in any order; the assembler holds
-//! at most [`MAX_STREAMS`] open streams (the oldest is dropped first) and refuses streams larger
-//! than a batch can be.
+//! at most [`MAX_STREAMS`] open streams (the oldest is dropped first), refuses streams larger
+//! than a batch can be (in bytes and in transactions), and keeps the memory of all open streams
+//! together within [`STREAM_BUDGETS`] batches (dropping the oldest other streams first).
 
 use crate::context::{PartData, PartFin, PartInit, ProposalPart, ValidatorAddress};
 use crate::mala::app::streaming::{StreamContent, StreamId, StreamMessage};
@@ -21,6 +22,8 @@ pub const MAX_STREAMS: usize = 64;
 pub const MAX_STREAMS_PER_PEER: usize = 4;
 /// Bytes counted for a part whatever its content, so that empty parts still cost memory.
 const PART_OVERHEAD: usize = 256;
+/// All open streams together may hold this many largest batches in memory.
+pub const STREAM_BUDGETS: usize = 4;
 
 /// The stream id of a proposal: `height u64 ‖ round u32 ‖ proposer`.
 pub fn stream_id(height: u64, round: Round, proposer: &ValidatorAddress) -> StreamId {
@@ -93,7 +96,16 @@ pub enum StreamError {
 struct Stream {
     parts: BTreeMap<u64, ProposalPart>,
     end: Option<u64>,
+    /// Encoded bytes of the transactions (what a batch's byte limit counts).
     bytes: usize,
+    txs: usize,
+}
+
+impl Stream {
+    /// Memory held: encodings plus each decoded transaction's own footprint.
+    fn memory(&self) -> usize {
+        self.bytes + self.txs * std::mem::size_of::<ordo_types::BatchTx>()
+    }
 }
 
 /// Reassembles proposal streams keyed by publisher and stream id.
@@ -102,14 +114,19 @@ pub struct Assembler<K> {
     limits: Limits,
     streams: HashMap<(K, StreamId), Stream>,
     order: VecDeque<(K, StreamId)>,
+    /// Sum of [`Stream::memory`] over open streams.
+    memory: usize,
 }
 
-fn part_size(p: &ProposalPart) -> usize {
-    PART_OVERHEAD
-        + match p {
-            ProposalPart::Data(d) => d.txs.iter().map(|t| t.encoded_len()).sum(),
-            _ => 0,
-        }
+/// (bytes, transactions) a part adds to its stream.
+fn part_size(p: &ProposalPart) -> (usize, usize) {
+    match p {
+        ProposalPart::Data(d) => (
+            PART_OVERHEAD + d.txs.iter().map(|t| t.encoded_len()).sum::<usize>(),
+            d.txs.len(),
+        ),
+        _ => (PART_OVERHEAD, 0),
+    }
 }
 
 impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
@@ -118,6 +135,7 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
             limits,
             streams: HashMap::new(),
             order: VecDeque::new(),
+            memory: 0,
         }
     }
 
@@ -146,9 +164,9 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
                 self.remove(old);
             }
             if self.streams.len() >= MAX_STREAMS
-                && let Some(old) = self.order.pop_front()
+                && let Some(old) = self.order.front().cloned()
             {
-                self.streams.remove(&old);
+                self.remove(&old);
             }
             self.order.push_back(key.clone());
         }
@@ -167,17 +185,35 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
             return Err(StreamError::Malformed);
         }
         let stream = self.streams.entry(key.clone()).or_default();
+        let before = stream.memory();
         match msg.content {
             StreamContent::Fin => stream.end = Some(msg.sequence),
             StreamContent::Data(part) => {
-                stream.bytes += part_size(&part);
+                let (bytes, txs) = part_size(&part);
+                stream.bytes += bytes;
+                stream.txs += txs;
+                // A part sent twice under one sequence number replaces the first; its size
+                // stays counted, which only brings the limit closer.
                 stream.parts.insert(msg.sequence, part);
             }
         }
-        if stream.bytes > max_bytes {
+        let (bytes, txs, after) = (stream.bytes, stream.txs, stream.memory());
+        self.memory += after - before;
+        if bytes > max_bytes || txs > self.limits.max_batch_txs as usize {
             self.remove(&key);
             return Err(StreamError::TooLarge);
         }
+        // Over the budget of all streams: the oldest other streams go first.
+        let budget = STREAM_BUDGETS * self.largest_stream_memory();
+        while self.memory > budget {
+            let Some(old) = self.order.iter().find(|k| **k != key).cloned() else {
+                break;
+            };
+            self.remove(&old);
+        }
+        let Some(stream) = self.streams.get(&key) else {
+            return Ok(None);
+        };
         let complete = stream.end.is_some_and(|end| {
             stream.parts.len() as u64 == end
                 && stream.parts.keys().next_back() == end.checked_sub(1).as_ref()
@@ -191,7 +227,16 @@ impl<K: Clone + Eq + std::hash::Hash> Assembler<K> {
 
     fn remove(&mut self, key: &(K, StreamId)) -> Option<Stream> {
         self.order.retain(|k| k != key);
-        self.streams.remove(key)
+        let s = self.streams.remove(key)?;
+        self.memory = self.memory.saturating_sub(s.memory());
+        Some(s)
+    }
+
+    /// Memory of the largest stream the limits allow.
+    fn largest_stream_memory(&self) -> usize {
+        self.limits.max_batch_bytes as usize
+            + MAX_STREAMS * 1024
+            + self.limits.max_batch_txs as usize * std::mem::size_of::<ordo_types::BatchTx>()
     }
 }
 
@@ -317,5 +362,53 @@ mod tests {
         );
         assert_eq!(a.push(1, empty), Err(StreamError::Malformed));
         assert_eq!(a.open_streams(), 0);
+    }
+
+    #[test]
+    fn a_stream_of_more_transactions_than_a_batch_may_hold_is_refused() {
+        let limits = Limits {
+            max_batch_txs: 100,
+            ..Limits::default()
+        };
+        let mut a = Assembler::new(limits);
+        let msgs = stream(&batch(3, 101, 8), 0);
+        let mut refused = false;
+        for m in msgs {
+            if a.push(1u8, m) == Err(StreamError::TooLarge) {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
+        assert_eq!(a.open_streams(), 0);
+    }
+
+    #[test]
+    fn open_streams_together_stay_within_the_memory_budget() {
+        // Batches of up to 64 KiB: the budget is a few such batches, whoever publishes them.
+        let limits = Limits {
+            max_batch_bytes: 64 * 1024,
+            max_batch_txs: 1_000,
+            ..Limits::default()
+        };
+        let mut a = Assembler::new(limits);
+        let largest = a.largest_stream_memory();
+        // Sixteen publishers each send all but the last part of a 60 KiB batch: together more
+        // than the budget.
+        for p in 0..16u8 {
+            let msgs = stream(&batch(3, 240, 250), 0);
+            let n = msgs.len();
+            for m in msgs.into_iter().take(n - 1) {
+                a.push(p, m).unwrap();
+            }
+            assert!(
+                a.memory <= STREAM_BUDGETS * largest,
+                "{} > budget",
+                a.memory
+            );
+        }
+        assert!(a.open_streams() < 16, "the oldest streams were dropped");
+        let kept: usize = a.streams.values().map(Stream::memory).sum();
+        assert_eq!(kept, a.memory, "the running total matches the streams");
     }
 }

@@ -80,19 +80,23 @@ pub fn extension_sign_bytes(
     m
 }
 
-/// `"ordo.parts.v1" ‖ chain ‖ height ‖ round i64 ‖ header hash ‖ proposer`: what the Fin part of
-/// a proposal stream signs, binding the streamed body (through the header) to its proposer.
+/// `"ordo.parts.v1" ‖ chain ‖ height ‖ round i64 ‖ valid_round i64 ‖ header hash ‖ proposer`:
+/// what the Fin part of a proposal stream signs, binding the streamed body (through the header)
+/// and the claim that it is a re-proposal (`valid_round`, which relaxes the header's proposer
+/// rule) to its proposer.
 pub fn part_sign_bytes(
     chain: ChainId,
     round: Round,
+    valid_round: Round,
     header: &BatchHeader,
     proposer: &ValidatorAddress,
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(PARTS_DOMAIN.len() + 8 + 8 + 8 + 32 + 20);
+    let mut m = Vec::with_capacity(PARTS_DOMAIN.len() + 8 + 8 + 8 + 8 + 32 + 20);
     m.extend_from_slice(PARTS_DOMAIN);
     m.extend_from_slice(&chain.0.to_be_bytes());
     m.extend_from_slice(&header.height.0.to_be_bytes());
     m.extend_from_slice(&round_i64(round));
+    m.extend_from_slice(&round_i64(valid_round));
     m.extend_from_slice(&header.hash().0);
     m.extend_from_slice(&proposer.0.0);
     m
@@ -166,11 +170,17 @@ impl OrdoSigner {
     pub fn sign_parts(
         &self,
         round: Round,
+        valid_round: Round,
         header: &BatchHeader,
         proposer: &ValidatorAddress,
     ) -> Signature {
-        self.key
-            .sign(&part_sign_bytes(self.chain, round, header, proposer))
+        self.key.sign(&part_sign_bytes(
+            self.chain,
+            round,
+            valid_round,
+            header,
+            proposer,
+        ))
     }
 
     /// Asks the guard before attesting `value` at (height, round): the attestation is part of
@@ -259,13 +269,17 @@ impl OrdoVerifier {
     pub fn verify_parts(
         &self,
         round: Round,
+        valid_round: Round,
         header: &BatchHeader,
         proposer: &ValidatorAddress,
         sig: &Signature,
         pk: &PublicKey,
     ) -> bool {
-        pk.verify(&part_sign_bytes(self.chain, round, header, proposer), sig)
-            .is_ok()
+        pk.verify(
+            &part_sign_bytes(self.chain, round, valid_round, header, proposer),
+            sig,
+        )
+        .is_ok()
     }
 }
 
@@ -314,5 +328,56 @@ impl Verifier<OrdoContext> for OrdoVerifier {
             &proof_sign_bytes(&proof.public_key, &proof.peer_id),
             &proof.signature,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ordo_types::{Address, Epoch, ForcedCursor, Height, L1Ref};
+
+    fn header() -> BatchHeader {
+        BatchHeader {
+            chain_id: ChainId(1),
+            height: Height(5),
+            parent_hash: Hash::ZERO,
+            timestamp_ms: 1,
+            epoch: Epoch(0),
+            validator_set_hash: Hash::ZERO,
+            l1_ref: L1Ref::default(),
+            forced_cursor: ForcedCursor::default(),
+            namespaces_root: Hash::ZERO,
+            tx_count: 0,
+            body_bytes: 0,
+            proposer: Address([1; 20]),
+        }
+    }
+
+    #[test]
+    fn a_stream_signature_binds_round_valid_round_header_and_proposer() {
+        let key = PrivateKey::from([9; 32]);
+        let pk = key.public_key();
+        let v = OrdoVerifier { chain: ChainId(1) };
+        let me = ValidatorAddress(Address([1; 20]));
+        let h = header();
+        let sig = key.sign(&part_sign_bytes(
+            ChainId(1),
+            Round::new(2),
+            Round::Nil,
+            &h,
+            &me,
+        ));
+        assert!(v.verify_parts(Round::new(2), Round::Nil, &h, &me, &sig, &pk));
+        // A relay that rewrites Init to claim a re-proposal, or another round, proposer,
+        // header or chain, no longer matches.
+        assert!(!v.verify_parts(Round::new(2), Round::new(0), &h, &me, &sig, &pk));
+        assert!(!v.verify_parts(Round::new(3), Round::Nil, &h, &me, &sig, &pk));
+        let other = ValidatorAddress(Address([2; 20]));
+        assert!(!v.verify_parts(Round::new(2), Round::Nil, &h, &other, &sig, &pk));
+        let mut h2 = h;
+        h2.timestamp_ms += 1;
+        assert!(!v.verify_parts(Round::new(2), Round::Nil, &h2, &me, &sig, &pk));
+        let v2 = OrdoVerifier { chain: ChainId(2) };
+        assert!(!v2.verify_parts(Round::new(2), Round::Nil, &h, &me, &sig, &pk));
     }
 }

@@ -425,7 +425,9 @@ impl App {
     /// Streams `batch` as proposal parts without holding up the engine.
     fn publish(&self, batch: &Batch, round: Round, valid_round: Round) {
         let fin = PartFin {
-            signature: self.signer.sign_parts(round, &batch.header, &self.me),
+            signature: self
+                .signer
+                .sign_parts(round, valid_round, &batch.header, &self.me),
         };
         let msgs = parts::split(batch, round, valid_round, self.me, fin);
         let net = self.net.clone();
@@ -482,6 +484,7 @@ impl App {
         }
         if !self.verifier.verify_parts(
             r,
+            a.init.valid_round,
             &a.batch.header,
             &a.init.proposer,
             &a.fin.signature,
