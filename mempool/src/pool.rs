@@ -182,10 +182,27 @@ impl Mempool {
             .collect();
         let quantum = self.config.quantum.max(1) as u64;
         let (mut bytes, mut count) = (0u64, 0usize);
-        while lanes.iter().any(|l| l.active) {
-            let (head, tail) = lanes.split_at_mut(start);
-            for lane in tail.iter_mut().chain(head.iter_mut()).filter(|l| l.active) {
-                lane.deficit += quantum;
+        // Active lanes in visiting order; finished lanes leave it, so a round costs what is
+        // still active, not every namespace in the pool.
+        let mut order: Vec<usize> = (start..n).chain(0..start).collect();
+        while !order.is_empty() {
+            // Rounds in which no lane could send anything are skipped at once: each lane gets
+            // the quantum of those rounds (what the skipped rounds would have given it).
+            let idle_rounds = order
+                .iter()
+                .filter_map(|&i| {
+                    let l = lanes.get(i)?;
+                    let (_, tx) = l.queue.txs.get(l.taken)?;
+                    Some((tx.encoded_len() as u64).saturating_sub(l.deficit + quantum))
+                })
+                .min()
+                .unwrap_or(0)
+                / quantum;
+            for &i in &order {
+                let Some(lane) = lanes.get_mut(i) else {
+                    continue;
+                };
+                lane.deficit += (idle_rounds + 1) * quantum;
                 while let Some((_, tx)) = lane.queue.txs.get(lane.taken) {
                     let size = tx.encoded_len() as u64;
                     if count >= max_txs || bytes + size > max_bytes {
@@ -205,6 +222,7 @@ impl Mempool {
                     lane.active = false;
                 }
             }
+            order.retain(|&i| lanes.get(i).is_some_and(|l| l.active));
         }
         lanes
             .iter()

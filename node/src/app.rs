@@ -349,14 +349,20 @@ impl App {
             s.round = self.round;
         }
         let mut out = Vec::new();
+        let mut reported = Vec::new();
         // Proposals of this height that arrived early.
         for a in self.pending.remove(&height).unwrap_or_default() {
+            let hash = a.batch.hash();
             if let Some(v) = self.accept(a)? {
+                reported.push(hash);
                 out.push(v);
             }
         }
-        // Proposals stored before a restart.
+        // Proposals stored before a restart (not those just accepted, which are stored too).
         for batch in self.store().undecided_at(height, self.round)? {
+            if reported.contains(&batch.hash()) {
+                continue;
+            }
             let body_ok = batch
                 .check_body(&self.shared.genesis.genesis.limits)
                 .is_ok();
@@ -694,13 +700,14 @@ impl App {
         let end = end.min(start.saturating_add(MAX_SYNC_BATCH - 1));
         let mut out = Vec::new();
         for h in start..=end {
-            let (Some(d), Some(c)) = (
-                self.store().decided(Height(h))?,
+            // The stored body is already the `ordo.v1.Batch` sync sends: no decode, no encode.
+            let (Some(body), Some(c)) = (
+                self.store().decided_batch_bytes(Height(h))?,
                 self.store().commit(Height(h))?,
             ) else {
                 break;
             };
-            out.push(RawDecidedValue::new(Bytes::from(d.batch.encode_proto()), c));
+            out.push(RawDecidedValue::new(Bytes::from(body), c));
         }
         Ok(out)
     }

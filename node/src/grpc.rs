@@ -2,7 +2,7 @@
 //! the node's RPC port. docs/API.md describes each call.
 
 use crate::app::Shared;
-use crate::ingress::{Submission, WaitError};
+use crate::ingress::{Submission, TxState};
 use crate::store::Decided;
 use ordo_client::api::sequencer_server::{Sequencer, SequencerServer};
 use ordo_client::api::{
@@ -131,8 +131,18 @@ async fn answer(shared: &Shared, r: SubmitTxRequest) -> SubmitTxResponse {
             0 => DEFAULT_WAIT,
             ms => Duration::from_millis(u64::from(ms)).min(MAX_WAIT),
         };
-        let (s, w) = shared.submit_and_wait(tx, wait).await;
-        (s, Some(w))
+        match shared.submit_and_wait(tx.clone(), wait).await {
+            Ok((s, w)) => (s, Some(w)),
+            Err(_busy) => {
+                // Nothing was submitted: the client retries here later, or on another node.
+                resp.id = tx.id().0.as_bytes().to_vec().into();
+                resp.outcome = Outcome::PoolFull as i32;
+                resp.reason =
+                    "too many clients wait for ordered acknowledgements on this node; nothing was submitted"
+                        .into();
+                return resp;
+            }
+        }
     } else {
         (shared.submit(tx), None)
     };
@@ -158,14 +168,10 @@ async fn answer(shared: &Shared, r: SubmitTxRequest) -> SubmitTxResponse {
             resp.height = h.0;
             resp.index = i;
         }
-        (_, Some(Err(WaitError::Timeout))) => {
+        (_, Some(Err(_))) => {
             resp.outcome = Outcome::Timeout as i32;
             resp.reason =
                 "not ordered within the wait; it may still be (see GetTransaction)".into();
-        }
-        (_, Some(Err(WaitError::Busy))) => {
-            resp.outcome = Outcome::PoolFull as i32;
-            resp.reason = "too many clients wait for ordered acknowledgements on this node".into();
         }
         (Submission::Duplicate(_), None) => resp.outcome = Outcome::Duplicate as i32,
         (Submission::Accepted(_), None) => resp.outcome = Outcome::Accepted as i32,
@@ -197,9 +203,8 @@ fn slice_at(
     let proof = p.tree.proof(namespace);
     let txs = d
         .batch
-        .txs
+        .slice(namespace)
         .iter()
-        .filter(|t| t.namespace() == namespace)
         .map(pb::BatchTx::from)
         .collect();
     Ok(Some(NamespaceSlice {
@@ -270,27 +275,19 @@ impl Sequencer for Api {
         request: Request<GetTransactionRequest>,
     ) -> Result<Response<GetTransactionResponse>, Status> {
         let id = tx_id(&request.into_inner().id)?;
-        if let Some((h, i)) = self.shared.store.tx_position(&id).map_err(internal)? {
-            return Ok(Response::new(GetTransactionResponse {
+        let r = match self.shared.tx_state(&id).map_err(internal)? {
+            TxState::Ordered(h, i) => GetTransactionResponse {
                 status: TxStatus::Ordered as i32,
                 height: h.0,
                 index: i,
-            }));
-        }
-        let pending = self
-            .shared
-            .pool
-            .lock()
-            .map(|p| p.contains(&id))
-            .unwrap_or(false);
-        Ok(Response::new(GetTransactionResponse {
-            status: if pending {
-                TxStatus::Pending
-            } else {
-                TxStatus::Unknown
-            } as i32,
-            ..GetTransactionResponse::default()
-        }))
+            },
+            TxState::Pending => GetTransactionResponse {
+                status: TxStatus::Pending as i32,
+                ..GetTransactionResponse::default()
+            },
+            TxState::Unknown => GetTransactionResponse::default(),
+        };
+        Ok(Response::new(r))
     }
 
     async fn get_batch(
@@ -299,10 +296,7 @@ impl Sequencer for Api {
     ) -> Result<Response<pb::CertifiedBatch>, Status> {
         let h = request.into_inner().height;
         match self.shared.store.decided(Height(h)).map_err(internal)? {
-            Some(d) => Ok(Response::new(pb::CertifiedBatch {
-                batch: Some(d.batch.to_proto()),
-                certificate: Some((&d.certificate).into()),
-            })),
+            Some(d) => Ok(Response::new(d.to_proto())),
             None => Err(Status::not_found(format!("no batch at height {h}"))),
         }
     }
@@ -312,8 +306,8 @@ impl Sequencer for Api {
         request: Request<GetBatchRequest>,
     ) -> Result<Response<pb::Certificate>, Status> {
         let h = request.into_inner().height;
-        match self.shared.store.decided(Height(h)).map_err(internal)? {
-            Some(d) => Ok(Response::new((&d.certificate).into())),
+        match self.shared.store.certificate(Height(h)).map_err(internal)? {
+            Some(c) => Ok(Response::new((&c).into())),
             None => Err(Status::not_found(format!("no batch at height {h}"))),
         }
     }
@@ -372,13 +366,7 @@ impl Sequencer for Api {
         &self,
         _request: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
-        let st = self
-            .shared
-            .status
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_default();
-        let pool_size = self.shared.pool.lock().map(|p| p.len()).unwrap_or(0);
+        let st = self.shared.status_now();
         let address = hex::decode(st.address.trim_start_matches("0x")).unwrap_or_default();
         let latest_hash = Hash::from_hex(&st.latest_hash)
             .map(|h| h.0.to_vec())
@@ -391,7 +379,7 @@ impl Sequencer for Api {
             round: st.round,
             latest_hash: latest_hash.into(),
             latest_timestamp_ms: st.latest_timestamp_ms,
-            pool_size: pool_size as u64,
+            pool_size: st.pool_size as u64,
             validators: st.validators as u32,
         }))
     }

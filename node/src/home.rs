@@ -160,6 +160,8 @@ pub enum InitError {
     Key(#[from] KeyFileError),
     #[error("key generation: {0}")]
     Keygen(#[from] ordo_types::BlsError),
+    #[error("{n} nodes from base port {base} need ports past 65535; pick a lower --base-port")]
+    Ports { n: usize, base: u16 },
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), InitError> {
@@ -272,6 +274,11 @@ pub fn testnet_init(
     base_port: u16,
     params: ChainParams,
 ) -> Result<Vec<(Home, Keys)>, InitError> {
+    // testnet_ports adds up to PORTS_PER_NODE * n to the base: refuse what would not fit.
+    let last = (n as u64) * u64::from(PORTS_PER_NODE) + u64::from(base_port);
+    if last > u64::from(u16::MAX) + 1 {
+        return Err(InitError::Ports { n, base: base_port });
+    }
     let homes: Vec<Home> = (0..n)
         .map(|i| Home(output.join(format!("node-{i}"))))
         .collect();

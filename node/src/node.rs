@@ -228,7 +228,9 @@ fn start_gossip(
     let keypair = ordo_p2p::node_keypair(node_secret).map_err(|e| bad(e.to_string()))?;
     let config = ordo_p2p::gossip::GossipConfig::new(listen, peers, g.chain_id.0);
     let limits = g.limits;
-    let validate: ordo_p2p::gossip::Validate =
-        Arc::new(move |b: &[u8]| ordo_types::Transaction::decode(b, &limits).is_ok());
+    let validate: ordo_p2p::gossip::Validate = Arc::new(move |b: &[u8]| {
+        // What admission would refuse as malformed is refused here, so its sender pays.
+        ordo_types::Transaction::decode(b, &limits).is_ok_and(|t| !t.payload.is_empty())
+    });
     ordo_p2p::gossip::spawn(keypair, config, validate).map_err(|e| bad(e.to_string()))
 }

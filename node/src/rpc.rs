@@ -6,13 +6,13 @@
 //! | GET | `/health` | 200 once consensus runs, 503 before |
 //! | GET | `/status`, `/v1/status` | height, round, latest hash, pool size, gossip counters |
 //! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …, "status": "accepted" or "duplicate"}`; 400 malformed or unknown namespace, 409 already ordered (with its position), 413 too large, 429 namespace over quota, 503 pool full |
-//! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` or 404 |
+//! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` (in this node's pool) or 404 |
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
 
 use crate::app::Shared;
-use crate::ingress::Submission;
+use crate::ingress::{Submission, TxState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -56,9 +56,7 @@ async fn health(State(s): S) -> Response {
 }
 
 async fn status(State(s): S) -> Response {
-    let mut st = s.status.lock().map(|g| g.clone()).unwrap_or_default();
-    st.pool_size = s.pool.lock().map(|p| p.len()).unwrap_or(0);
-    let mut v = serde_json::to_value(st).unwrap_or_default();
+    let mut v = serde_json::to_value(s.status_now()).unwrap_or_default();
     if let (Some(g), Some(obj)) = (&s.gossip, v.as_object_mut()) {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &g.stats;
@@ -128,12 +126,15 @@ async fn tx_status(State(s): S, Path(id): Path<String>) -> Response {
     let Some(id) = Hash::from_hex(&id).map(TxId) else {
         return error(StatusCode::BAD_REQUEST, "a transaction id is 64 hex digits");
     };
-    match s.store.tx_position(&id) {
-        Ok(Some((h, i))) => {
+    match s.tx_state(&id) {
+        Ok(TxState::Ordered(h, i)) => {
             Json(json!({"id": id.to_string(), "status": "ordered", "height": h.0, "index": i}))
                 .into_response()
         }
-        Ok(None) => error(StatusCode::NOT_FOUND, "unknown or not yet ordered"),
+        Ok(TxState::Pending) => {
+            Json(json!({"id": id.to_string(), "status": "pending"})).into_response()
+        }
+        Ok(TxState::Unknown) => error(StatusCode::NOT_FOUND, "unknown to this node"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
 }
@@ -176,11 +177,7 @@ async fn batch(State(s): S, Path(height): Path<u64>) -> Response {
 async fn batch_raw(State(s): S, Path(height): Path<u64>) -> Response {
     match s.store.decided(Height(height)) {
         Ok(Some(d)) => {
-            let rec = ordo_types::wire::pb::CertifiedBatch {
-                batch: Some(d.batch.to_proto()),
-                certificate: Some((&d.certificate).into()),
-            };
-            let bytes = prost::Message::encode_to_vec(&rec);
+            let bytes = prost::Message::encode_to_vec(&d.to_proto());
             Json(
                 json!({ "height": height, "certified_batch": format!("0x{}", hex::encode(bytes)) }),
             )

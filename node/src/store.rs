@@ -48,6 +48,16 @@ pub struct Decided {
     pub certificate: Certificate,
 }
 
+impl Decided {
+    /// `ordo.v1.CertifiedBatch`, as the APIs serve it.
+    pub fn to_proto(&self) -> ordo_types::wire::pb::CertifiedBatch {
+        ordo_types::wire::pb::CertifiedBatch {
+            batch: Some(self.batch.to_proto()),
+            certificate: Some((&self.certificate).into()),
+        }
+    }
+}
+
 /// The node's database.
 #[derive(Debug)]
 pub struct Store {
@@ -154,11 +164,12 @@ impl Store {
             h.to_be_bytes(),
             ccodec::extended_cert_pb(commit).encode_to_vec(),
         );
+        let txs = self.cf(CF_TXS);
+        let mut pos = [0u8; 12];
+        pos[..8].copy_from_slice(&h.to_be_bytes());
         for (i, id) in ids.iter().enumerate() {
-            let mut pos = Vec::with_capacity(12);
-            pos.extend_from_slice(&h.to_be_bytes());
-            pos.extend_from_slice(&(i as u32).to_be_bytes());
-            wb.put_cf(self.cf(CF_TXS), id.0.0, pos);
+            pos[8..].copy_from_slice(&(i as u32).to_be_bytes());
+            wb.put_cf(txs, id.0.0, pos);
         }
         // Point deletes of this height's other proposals: range tombstones would pile up and
         // slow every later scan until compaction.
@@ -169,8 +180,8 @@ impl Store {
         Ok(())
     }
 
-    /// The decided batch at `height`.
-    pub fn decided(&self, height: Height) -> Result<Option<Decided>, StoreError> {
+    /// The decided record at `height`: the certificate and the key of the stored body.
+    fn record(&self, height: Height) -> Result<Option<(Certificate, Vec<u8>)>, StoreError> {
         let Some(record) = self
             .db
             .get_cf(self.cf(CF_BATCHES), height.0.to_be_bytes())?
@@ -187,6 +198,31 @@ impl Store {
             u32::from_be_bytes(*round),
             &certificate.batch_hash,
         );
+        Ok(Some((certificate, key)))
+    }
+
+    /// The certificate of `height`, without reading its batch.
+    pub fn certificate(&self, height: Height) -> Result<Option<Certificate>, StoreError> {
+        Ok(self.record(height)?.map(|(c, _)| c))
+    }
+
+    /// The decided batch of `height` as stored (`ordo.v1.Batch`), undecoded: what value sync
+    /// serves.
+    pub fn decided_batch_bytes(&self, height: Height) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((_, key)) = self.record(height)? else {
+            return Ok(None);
+        };
+        let body = self.db.get_cf(self.cf(CF_UNDECIDED), &key)?;
+        body.map(Some)
+            .ok_or_else(|| corrupt("decided record", height, "its batch is missing"))
+    }
+
+    /// The decided batch at `height`.
+    pub fn decided(&self, height: Height) -> Result<Option<Decided>, StoreError> {
+        let Some((certificate, key)) = self.record(height)? else {
+            return Ok(None);
+        };
+        let bad = |e: &dyn std::fmt::Display| corrupt("decided record", height, e);
         let body = self
             .db
             .get_cf(self.cf(CF_UNDECIDED), &key)?

@@ -8,8 +8,9 @@
 //! - **Bounded**: the outbound queue holds at most `outbound_capacity` transactions (overflow:
 //!   the transaction is not gossiped, it stays in the local pool and this node proposes it in
 //!   its own turn); the inbound queue holds at most `inbound_capacity` bundles (overflow: the
-//!   bundle is ignored, not penalized: the sender still has it). Messages over
-//!   `max_bundle_bytes` are refused by gossipsub itself.
+//!   bundle is ignored, not penalized: the sender still has it). A received bundle over
+//!   `max_bundle_bytes` is rejected (and gossipsub itself refuses any message past that plus
+//!   its own framing).
 //! - **Unsigned, content-addressed**: transactions authenticate nothing about who relayed them,
 //!   so bundles carry no author signature (gossipsub's anonymous mode); each hop is
 //!   authenticated and encrypted by noise, and a bundle's id is the hash of its bytes. This
@@ -31,7 +32,6 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, allow_block_list, noise, tcp, yamux};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -74,7 +74,8 @@ impl GossipConfig {
             max_bundle_bytes: 1024 * 1024,
             flush_interval: Duration::from_millis(5),
             outbound_capacity: 200_000,
-            inbound_capacity: 1024,
+            // At most 64 MiB of bundles waiting for admission.
+            inbound_capacity: 64,
             redial_interval: Duration::from_secs(2),
         }
     }
@@ -272,7 +273,6 @@ pub fn spawn(
     let task = Task {
         topic,
         peers,
-        connected: HashSet::new(),
         bundle: Vec::new(),
         bundle_txs: 0,
         config,
@@ -291,7 +291,6 @@ pub fn spawn(
 struct Task {
     topic: IdentTopic,
     peers: Vec<(PeerId, Multiaddr)>,
-    connected: HashSet<PeerId>,
     bundle: Vec<u8>,
     bundle_txs: u64,
     config: GossipConfig,
@@ -366,7 +365,7 @@ impl Task {
 
     fn redial(&mut self, swarm: &mut libp2p::Swarm<Behaviour>) {
         for (id, addr) in &self.peers {
-            if !self.connected.contains(id) && !swarm.is_connected(id) {
+            if !swarm.is_connected(id) {
                 let _ = swarm.dial(addr.clone());
             }
         }
@@ -374,21 +373,11 @@ impl Task {
 
     fn event(&mut self, swarm: &mut libp2p::Swarm<Behaviour>, ev: SwarmEvent<BehaviourEvent>) {
         match ev {
-            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.connected.insert(peer_id) => {
-                self.stats
-                    .peers_connected
-                    .store(self.connected.len() as u64, Ordering::Relaxed);
-                debug!(%peer_id, "gossip.connected");
-            }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                ..
-            } if self.connected.remove(&peer_id) => {
-                self.stats
-                    .peers_connected
-                    .store(self.connected.len() as u64, Ordering::Relaxed);
-                debug!(%peer_id, "gossip.disconnected");
+            SwarmEvent::ConnectionEstablished { peer_id, .. }
+            | SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                let peers = swarm.connected_peers().count() as u64;
+                self.stats.peers_connected.store(peers, Ordering::Relaxed);
+                debug!(%peer_id, peers, "gossip.connections");
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "gossip.listening");
@@ -409,6 +398,11 @@ impl Task {
     }
 
     fn received(&mut self, from: PeerId, message: gossipsub::Message) -> MessageAcceptance {
+        if message.data.len() > self.config.max_bundle_bytes {
+            self.stats.bundles_rejected.fetch_add(1, Ordering::Relaxed);
+            warn!(%from, len = message.data.len(), "gossip.oversized_bundle");
+            return MessageAcceptance::Reject;
+        }
         let data = bytes::Bytes::from(message.data);
         let Some(txs) = bundle_split(&data) else {
             self.stats.bundles_rejected.fetch_add(1, Ordering::Relaxed);

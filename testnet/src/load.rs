@@ -7,6 +7,7 @@
 //! Latency is submit-to-ordered: from handing the request to the stream until the certified
 //! batch holding it reaches the namespace stream.
 
+use crate::bench::percentile as pct;
 use futures::StreamExt;
 use ordo_client::Client;
 use ordo_client::api::{AckLevel, Outcome, StreamNamespaceRequest, SubmitTxRequest};
@@ -75,15 +76,6 @@ fn parse(p: &[u8]) -> Option<(u64, u64)> {
     let run = u64::from_be_bytes(p.get(..8)?.try_into().ok()?);
     let seq = u64::from_be_bytes(p.get(8..16)?.try_into().ok()?);
     Some((run, seq))
-}
-
-/// Percentile `p` (0..=100) of sorted `v`, in milliseconds.
-fn pct(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    v.get(i.min(v.len() - 1)).copied().unwrap_or(f64::NAN)
 }
 
 /// Runs the load and returns the final figures.

@@ -27,6 +27,14 @@ pub const FORCED_OVERHEAD: usize = 1 + 8 + 8 + 8 + 20 + 4;
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TxId(pub Hash);
 
+impl TxId {
+    /// The id of a transaction (of either kind) given its canonical encoding, for callers that
+    /// hold the encoding already and need not encode again.
+    pub fn of_encoding(encoding: &[u8]) -> TxId {
+        TxId(sha256(&[TX_ID_DOMAIN, encoding]))
+    }
+}
+
 impl fmt::Debug for TxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TxId({})", hex::encode(self.0.0))
@@ -110,7 +118,7 @@ impl Transaction {
 
     /// The transaction id.
     pub fn id(&self) -> TxId {
-        TxId(sha256(&[TX_ID_DOMAIN, &self.encode()]))
+        TxId::of_encoding(&self.encode())
     }
 }
 
@@ -196,7 +204,7 @@ impl ForcedTx {
 
     /// The transaction id.
     pub fn id(&self) -> TxId {
-        TxId(sha256(&[TX_ID_DOMAIN, &self.encode()]))
+        TxId::of_encoding(&self.encode())
     }
 }
 
@@ -270,7 +278,7 @@ impl BatchTx {
 
     /// The transaction id.
     pub fn id(&self) -> TxId {
-        TxId(sha256(&[TX_ID_DOMAIN, &self.encode()]))
+        TxId::of_encoding(&self.encode())
     }
 
     /// True for a forced transaction.

@@ -212,9 +212,11 @@ pub fn check_agreement(c: &Cluster, upto: u64) -> Vec<Decided> {
 }
 
 /// Reads a node's signature log and fails on two different values signed at one
-/// (height, round, step); returns the number of signatures.
+/// (height, round, step), or on a log that is missing or empty (a check of nothing); returns
+/// the number of signatures.
 pub fn check_no_equivocation(home: &Home) -> usize {
-    let text = std::fs::read_to_string(home.signature_log()).unwrap_or_default();
+    let text = std::fs::read_to_string(home.signature_log())
+        .unwrap_or_else(|e| panic!("{}: {e}", home.signature_log().display()));
     let mut seen: HashMap<(u64, u64, String), Value> = HashMap::new();
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -235,6 +237,7 @@ pub fn check_no_equivocation(home: &Home) -> usize {
         seen.insert(key, v["value"].clone());
         n += 1;
     }
+    assert!(n > 0, "{}: no signatures logged", home.0.display());
     n
 }
 
