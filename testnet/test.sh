@@ -7,6 +7,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
 
 testnet/install-deps.sh
 
+# The committed contract artifacts must be what the pinned solc builds from the sources.
+node contracts/build.mjs --check
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --profile ci
 else

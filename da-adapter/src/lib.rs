@@ -1,3 +1,7 @@
 //! `ordo-da-adapter`: the outside chains behind traits: data-availability backends, execution
-//! backends and the L1 readers (inbox, stake table). Built by the forced-inclusion and DA issues;
-//! see docs/ARCHITECTURE.md.
+//! backends and the L1 readers (inbox, stake table); see docs/ARCHITECTURE.md.
+//!
+//! - [`l1`]: the forced-inclusion inbox on L1: its contract bindings, the follower that reads
+//!   its entries from finalized blocks into rocksdb, and the deploy and enqueue operations.
+
+pub mod l1;

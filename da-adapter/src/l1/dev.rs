@@ -1,0 +1,104 @@
+//! A development L1: an `anvil` process (npm `@foundry-rs/anvil-linux-amd64`, installed into
+//! contracts/node_modules by testnet/install-deps.sh) for tests and tools.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::providers::{Provider, RootProvider};
+
+use super::source::L1Error;
+
+/// Private key of anvil's first development account (its well-known default mnemonic).
+pub const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Private key of anvil's second development account.
+pub const DEV_KEY_2: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+
+/// Where the `anvil` binary is: `$ORDO_ANVIL`, else contracts/node_modules, else `PATH`.
+pub fn anvil_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("ORDO_ANVIL") {
+        return p.into();
+    }
+    let local =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/anvil");
+    if local.exists() {
+        return local;
+    }
+    PathBuf::from("anvil")
+}
+
+/// A running anvil, killed on drop.
+#[derive(Debug)]
+pub struct Anvil {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+}
+
+impl Anvil {
+    /// Starts anvil on a free loopback port; `block_time` in seconds (`None`: a block per
+    /// transaction). Waits until it answers.
+    pub async fn spawn(block_time: Option<u64>) -> Result<Anvil, L1Error> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| L1Error::Config(format!("no free port: {e}")))?;
+        Anvil::spawn_on(port, block_time).await
+    }
+
+    /// Starts anvil on `port`.
+    pub async fn spawn_on(port: u16, block_time: Option<u64>) -> Result<Anvil, L1Error> {
+        let bin = anvil_binary();
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--silent",
+        ])
+        .args(["--hardfork", "cancun"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        if let Some(t) = block_time {
+            cmd.args(["--block-time", &t.to_string()]);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            L1Error::Config(format!(
+                "cannot start {} ({e}); run testnet/install-deps.sh or set ORDO_ANVIL",
+                bin.display()
+            ))
+        })?;
+        let url = format!("http://127.0.0.1:{port}");
+        let anvil = Anvil { child, port, url };
+        let provider: RootProvider = RootProvider::new_http(
+            anvil
+                .url
+                .parse()
+                .map_err(|e| L1Error::Config(format!("{e}")))?,
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if provider.get_chain_id().await.is_ok() {
+                return Ok(anvil);
+            }
+            if Instant::now() > deadline {
+                return Err(L1Error::Rpc(format!("anvil on port {port} did not start")));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The process id (to stop and continue it, for tests of an unreachable L1).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
