@@ -7,10 +7,11 @@
 //! - an entry is **due** when `l1_block + inclusion_delay <= l1_ref.number`;
 //! - the batch carries the due entries from the parent's cursor on, in queue order, as many as
 //!   fit in `budget_bytes` of canonical encodings (the first due entry always fits, so an entry
-//!   larger than the budget cannot stall the queue), and nothing else forced;
+//!   larger than the budget cannot stall the queue) and at most `max_entries` of them, and
+//!   nothing else forced;
 //! - what does not fit is due first in the next batch (the cursor carries it over).
 //!
-//! Not yet wired into proposal validity: that needs the L1 source of the same issue.
+//! Proposal validity applies it through [`crate::validity::L1Input`].
 
 use ordo_types::ForcedTx;
 use thiserror::Error;
@@ -22,6 +23,8 @@ pub struct ForcedParams {
     pub inclusion_delay: u64,
     /// Most bytes (canonical encodings) of forced entries in one batch.
     pub budget_bytes: u64,
+    /// Most forced entries in one batch (the chain's `max_batch_txs`).
+    pub max_entries: u64,
 }
 
 /// What a validator has read of the L1 inbox.
@@ -79,7 +82,9 @@ pub fn required<'a>(
             break;
         }
         let size = e.encoded_len() as u64;
-        if n > 0 && bytes.saturating_add(size) > params.budget_bytes {
+        if n > 0
+            && (bytes.saturating_add(size) > params.budget_bytes || n as u64 >= params.max_entries)
+        {
             break;
         }
         bytes += size;
@@ -143,6 +148,7 @@ mod tests {
     const P: ForcedParams = ForcedParams {
         inclusion_delay: 5,
         budget_bytes: 1_000,
+        max_entries: 1_000,
     };
 
     fn indices(es: &[ForcedTx]) -> Vec<u64> {
@@ -290,5 +296,28 @@ mod tests {
         for (what, forced, expected) in cases {
             assert_eq!(check_forced(&P, 0, 100, &view, &forced), expected, "{what}");
         }
+    }
+
+    #[test]
+    fn the_count_bound_caps_the_entries_and_carries_the_rest() {
+        let es: Vec<ForcedTx> = (0..5).map(|i| entry(i, 1, 1)).collect();
+        let view = InboxView {
+            read_to: 100,
+            entries: &es,
+        };
+        let p = ForcedParams {
+            max_entries: 2,
+            ..P
+        };
+        let got = required(&p, 0, 100, &view).expect("required");
+        assert_eq!(indices(got), [0, 1]);
+        let rest = InboxView {
+            read_to: 100,
+            entries: &es[2..],
+        };
+        assert_eq!(
+            indices(required(&p, 2, 100, &rest).expect("required")),
+            [2, 3]
+        );
     }
 }

@@ -4,8 +4,12 @@
 //! an honest proposer builds only batches that pass it. No clock is read here: the caller passes
 //! its current time.
 
-use ordo_types::{Address, Batch, BatchError, ChainId, Epoch, Hash, Height, L1Ref, Limits};
+use ordo_types::{
+    Address, Batch, BatchError, BatchTx, ChainId, Epoch, ForcedTx, Hash, Height, L1Ref, Limits,
+};
 use thiserror::Error;
+
+use crate::forced::{ForcedError, ForcedParams, InboxView, check_forced};
 
 /// What validity needs to know of the parent batch (or of genesis, for height 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +35,18 @@ pub struct Rules<'a> {
     pub now_ms: u64,
     /// How far ahead of `now_ms` a timestamp may be.
     pub max_future_skew_ms: u64,
+    /// The forced-inclusion input, on a chain with an L1 inbox; `None` in static mode.
+    pub l1: Option<L1Input<'a>>,
+}
+
+/// What a validator knows of the L1 when it judges a proposal on a chain with an inbox.
+#[derive(Clone, Copy, Debug)]
+pub struct L1Input<'a> {
+    pub params: ForcedParams,
+    /// The hash of block `l1_ref.number` as this validator read it, if it has.
+    pub ref_hash: Option<Hash>,
+    /// The inbox from the parent's cursor on.
+    pub view: InboxView<'a>,
 }
 
 /// Why a proposal is invalid.
@@ -58,8 +74,30 @@ pub enum InvalidProposal {
     ForcedCursor { expected: u64, found: u64 },
     #[error("forced transactions need an L1 source, and this chain runs without one")]
     ForcedWithoutL1,
+    #[error("l1_ref names block {number} with hash {found}, the L1 has {expected}")]
+    L1RefHash {
+        number: u64,
+        expected: Hash,
+        found: Hash,
+    },
+    #[error("the hash of L1 block {number} is not known here yet")]
+    L1HashUnknown { number: u64 },
+    #[error("forced inclusion: {0}")]
+    Forced(#[from] ForcedError),
     #[error("body: {0}")]
     Body(#[from] BatchError),
+}
+
+impl InvalidProposal {
+    /// True when the verdict may change once this validator has read more of the L1: the
+    /// caller waits (briefly, off the consensus path) and judges again.
+    pub fn needs_more_l1(&self) -> bool {
+        matches!(
+            self,
+            InvalidProposal::L1HashUnknown { .. }
+                | InvalidProposal::Forced(ForcedError::NotReadYet { .. })
+        )
+    }
 }
 
 /// Checks `batch` as the proposal for `parent.height + 1`: [`check_header`], then the body
@@ -120,7 +158,10 @@ pub fn check_header(
             found: h.proposer,
         });
     }
-    check_l1(parent, batch)
+    match &rules.l1 {
+        None => check_l1_static(parent, batch),
+        Some(l1) => check_l1(l1, parent, batch),
+    }
 }
 
 fn check_time(rules: &Rules<'_>, parent: &Parent, ts: u64) -> Result<(), InvalidProposal> {
@@ -140,8 +181,9 @@ fn check_time(rules: &Rules<'_>, parent: &Parent, ts: u64) -> Result<(), Invalid
     Ok(())
 }
 
-/// Static mode (no L1 source): the L1 reference never moves and no forced entry is included.
-fn check_l1(parent: &Parent, batch: &Batch) -> Result<(), InvalidProposal> {
+/// The L1 reference and cursor rules shared by both modes: `l1_ref` never goes behind the
+/// parent's, and the forced entries start at the parent's cursor.
+fn check_l1_common(parent: &Parent, batch: &Batch) -> Result<(), InvalidProposal> {
     let h = &batch.header;
     if h.l1_ref.number < parent.l1_ref.number
         || (h.l1_ref.number == parent.l1_ref.number && h.l1_ref.hash != parent.l1_ref.hash)
@@ -157,9 +199,54 @@ fn check_l1(parent: &Parent, batch: &Batch) -> Result<(), InvalidProposal> {
             found: h.forced_cursor.first,
         });
     }
-    if batch.txs.iter().any(|t| t.is_forced()) || h.l1_ref != parent.l1_ref {
+    Ok(())
+}
+
+/// Static mode (no L1 source): the L1 reference never moves and no forced entry is included.
+fn check_l1_static(parent: &Parent, batch: &Batch) -> Result<(), InvalidProposal> {
+    check_l1_common(parent, batch)?;
+    if batch.txs.iter().any(|t| t.is_forced()) || batch.header.l1_ref != parent.l1_ref {
         return Err(InvalidProposal::ForcedWithoutL1);
     }
+    Ok(())
+}
+
+/// With an L1 inbox (DESIGN.md, "Forced inclusion"): a new `l1_ref` must be a block this
+/// validator has read, with the hash it read; the forced entries must be exactly those the
+/// rule requires at `l1_ref` ([`crate::forced::required`]). Forced entries precede ordinary
+/// ones and run consecutively from the cursor; the body check enforces that.
+fn check_l1(l1: &L1Input<'_>, parent: &Parent, batch: &Batch) -> Result<(), InvalidProposal> {
+    check_l1_common(parent, batch)?;
+    let r = batch.header.l1_ref;
+    if r != parent.l1_ref {
+        if r.number > l1.view.read_to {
+            return Err(ForcedError::NotReadYet {
+                l1_number: r.number,
+                read_to: l1.view.read_to,
+            }
+            .into());
+        }
+        match l1.ref_hash {
+            None => return Err(InvalidProposal::L1HashUnknown { number: r.number }),
+            Some(expected) if expected != r.hash => {
+                return Err(InvalidProposal::L1RefHash {
+                    number: r.number,
+                    expected,
+                    found: r.hash,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let forced: Vec<&ForcedTx> = batch
+        .txs
+        .iter()
+        .map_while(|t| match t {
+            BatchTx::Forced(f) => Some(f),
+            BatchTx::Ordinary(_) => None,
+        })
+        .collect();
+    check_forced(&l1.params, parent.forced_next, r.number, &l1.view, &forced)?;
     Ok(())
 }
 
@@ -212,6 +299,7 @@ mod tests {
             limits,
             now_ms: NOW,
             max_future_skew_ms: 500,
+            l1: None,
         }
     }
 
@@ -338,5 +426,203 @@ mod tests {
             });
             assert_eq!(got, expected.map_err(String::from), "case: {case}");
         }
+    }
+
+    fn forced(queue_index: u64, l1_block: u64) -> ForcedTx {
+        ForcedTx {
+            queue_index,
+            l1_block,
+            namespace: Namespace(2),
+            sender: [9; 20],
+            payload: vec![queue_index as u8; 40].into(),
+        }
+    }
+
+    /// A batch at `l1_ref` carrying `entries` (then one ordinary transaction).
+    fn at_l1(number: u64, hash: u8, entries: &[ForcedTx]) -> Batch {
+        with(|b| {
+            b.header.l1_ref = L1Ref {
+                number,
+                hash: Hash([hash; 32]),
+            };
+            for (i, e) in entries.iter().enumerate() {
+                b.txs.insert(i, BatchTx::Forced(e.clone()));
+            }
+        })
+    }
+
+    /// The forced-inclusion rule inside proposal validity: the parent is at L1 block 10 with
+    /// cursor 3; the validator has read to block 20 (hash 0x14 at 20, 0x12 at 18); entries 3..7
+    /// were queued at blocks 11, 12, 12, 15, 19; delay 4; budget two entries' worth.
+    #[test]
+    fn the_forced_inclusion_table() {
+        let limits = Limits::default();
+        let mut p = parent();
+        p.l1_ref = L1Ref {
+            number: 10,
+            hash: Hash([10; 32]),
+        };
+        let queue: Vec<ForcedTx> = [11, 12, 12, 15, 19]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| forced(3 + i as u64, *b))
+            .collect();
+        let size = queue[0].encoded_len() as u64;
+        let input = |ref_hash: Option<u8>, read_to: u64| L1Input {
+            params: ForcedParams {
+                inclusion_delay: 4,
+                budget_bytes: 2 * size,
+                max_entries: 100,
+            },
+            ref_hash: ref_hash.map(|h| Hash([h; 32])),
+            view: InboxView {
+                read_to,
+                entries: &queue,
+            },
+        };
+        let q = |r: std::ops::Range<usize>| queue[r].to_vec();
+        let cases: Vec<(&str, Batch, L1Input<'_>, Result<(), &str>)> = vec![
+            (
+                "same l1_ref, nothing due yet",
+                at_l1(10, 10, &[]),
+                input(Some(10), 20),
+                Ok(()),
+            ),
+            (
+                "l1_ref 16: entries 3, 4 due and in the budget",
+                at_l1(16, 16, &q(0..2)),
+                input(Some(16), 20),
+                Ok(()),
+            ),
+            (
+                "l1_ref 16: entry 5 is due too but over the budget",
+                at_l1(16, 16, &q(0..3)),
+                input(Some(16), 20),
+                Err("Forced"),
+            ),
+            (
+                "a due entry left out (censorship)",
+                at_l1(16, 16, &q(0..1)),
+                input(Some(16), 20),
+                Err("Forced"),
+            ),
+            (
+                "all due entries left out",
+                at_l1(16, 16, &[]),
+                input(Some(16), 20),
+                Err("Forced"),
+            ),
+            (
+                "an entry not yet due carried",
+                at_l1(15, 15, &q(0..2)),
+                input(Some(15), 20),
+                Err("Forced"),
+            ),
+            (
+                "a tampered entry",
+                at_l1(
+                    16,
+                    16,
+                    &[queue[0].clone(), {
+                        let mut e = queue[1].clone();
+                        e.payload = b"other".to_vec().into();
+                        e
+                    }],
+                ),
+                input(Some(16), 20),
+                Err("Forced"),
+            ),
+            (
+                "entries skipping the cursor",
+                with(|b| {
+                    b.header.l1_ref = L1Ref {
+                        number: 16,
+                        hash: Hash([16; 32]),
+                    };
+                    b.txs.insert(0, BatchTx::Forced(queue[1].clone()));
+                }),
+                input(Some(16), 20),
+                Err("ForcedCursor"),
+            ),
+            (
+                "l1_ref hash differs from what was read",
+                at_l1(16, 99, &q(0..2)),
+                input(Some(16), 20),
+                Err("L1RefHash"),
+            ),
+            (
+                "l1_ref past what was read: wait",
+                at_l1(21, 21, &q(0..2)),
+                input(None, 20),
+                Err("Forced"),
+            ),
+            (
+                "hash of l1_ref unknown: wait",
+                at_l1(16, 16, &q(0..2)),
+                input(None, 20),
+                Err("L1HashUnknown"),
+            ),
+            (
+                "l1_ref going backwards",
+                at_l1(9, 9, &[]),
+                input(Some(9), 20),
+                Err("L1RefBackwards"),
+            ),
+            (
+                "same number, another hash",
+                at_l1(10, 11, &[]),
+                input(Some(10), 20),
+                Err("L1RefBackwards"),
+            ),
+        ];
+        for (case, batch, l1, expected) in cases {
+            let mut r = rules(&limits);
+            r.l1 = Some(l1);
+            let got = check_proposal(&r, &p, &batch).map_err(|e| {
+                let d = format!("{e:?}");
+                d.split(['(', ' ', '{'])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            });
+            assert_eq!(got, expected.map_err(String::from), "case: {case}");
+        }
+        // Which verdicts may change once more of the L1 is read.
+        let mut r = rules(&limits);
+        r.l1 = Some(input(None, 20));
+        let wait =
+            |b: &Batch, r: &Rules<'_>| check_proposal(r, &p, b).map_err(|e| e.needs_more_l1());
+        assert_eq!(wait(&at_l1(21, 21, &[]), &r), Err(true));
+        assert_eq!(wait(&at_l1(16, 16, &q(0..2)), &r), Err(true));
+        r.l1 = Some(input(Some(16), 20));
+        assert_eq!(wait(&at_l1(16, 16, &[]), &r), Err(false));
+        // The carried-over entry comes first in the next batch.
+        let mut child = p;
+        child.height = Height(5);
+        child.forced_next = 5;
+        child.l1_ref = L1Ref {
+            number: 16,
+            hash: Hash([16; 32]),
+        };
+        let next = {
+            let mut b = at_l1(16, 16, &q(2..3));
+            b.header.height = Height(6);
+            b
+        };
+        let mut r = rules(&limits);
+        r.l1 = Some(L1Input {
+            params: ForcedParams {
+                inclusion_delay: 4,
+                budget_bytes: 2 * size,
+                max_entries: 100,
+            },
+            ref_hash: Some(Hash([16; 32])),
+            view: InboxView {
+                read_to: 20,
+                entries: &queue[2..],
+            },
+        });
+        child.hash = next.header.parent_hash;
+        assert_eq!(check_proposal(&r, &child, &next), Ok(()));
     }
 }

@@ -10,6 +10,9 @@
 //!   batch, certificate and commit in one fsynced write before acknowledging.
 //! - Sync: `GetDecidedValues` serves stored heights; `ProcessSyncedValue` accepts a certified
 //!   batch from a peer after checking it matches its header.
+//! - Forced inclusion (a chain with an L1 inbox): the proposer names its L1 head (less a margin)
+//!   and puts the entries the rule requires first; a validator judges them against its own L1
+//!   view, waiting at most `[l1] wait_ms` for a block it has not read yet.
 
 use crate::config::TestingSection;
 use crate::genesis::LoadedGenesis;
@@ -20,11 +23,13 @@ use malachitebft_app_channel::app::engine::host::{Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId, ProposedValue};
 use malachitebft_app_channel::{AppMsg, NetworkMsg};
+use ordo_consensus::forced::{ForcedParams, InboxView, required};
 use ordo_consensus::mc::{self, HeightParams, Round, Validity, VoteExtensionPolicy};
 use ordo_consensus::parts::{self, Assembled, Assembler};
 use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
-use ordo_consensus::validity::{Parent, Rules, check_header};
+use ordo_consensus::validity::{InvalidProposal, L1Input, Parent, Rules, check_header};
 use ordo_consensus::{BatchId, BatchValue, ConsHeight, OrdoContext, PartFin, ValidatorAddress};
+use ordo_da_adapter::l1::L1Reader;
 use ordo_types::bls::attestation_message;
 use ordo_types::tx::BatchTx;
 use ordo_types::{
@@ -51,6 +56,8 @@ pub struct Status {
     pub latest_tx_count: u32,
     pub pool_size: usize,
     pub validators: usize,
+    /// Proposals this node refused for their L1 reference or forced entries.
+    pub forced_refusals: u64,
 }
 
 /// State shared by the app loop, the APIs and gossip.
@@ -60,6 +67,8 @@ pub struct Shared {
     pub pool: Mutex<ordo_mempool::Mempool>,
     pub status: Mutex<Status>,
     pub genesis: Arc<LoadedGenesis>,
+    /// The L1 source, on a chain with an inbox.
+    pub l1: Option<L1Reader>,
     /// Where admitted transactions go to reach the other validators (none without `[gossip]`).
     pub gossip: Option<ordo_p2p::gossip::GossipHandle>,
     /// Clients waiting for their transactions to be ordered.
@@ -86,6 +95,17 @@ pub enum AppError {
     Invariant(String),
 }
 
+/// The forced-inclusion side of a validator on a chain with an L1 inbox.
+#[derive(Debug, Clone)]
+pub struct L1Ctx {
+    pub reader: L1Reader,
+    pub params: ForcedParams,
+    /// Longest wait for this node's L1 view when judging a proposal.
+    pub wait: std::time::Duration,
+    /// Blocks below its L1 head a proposer names.
+    pub ref_margin: u64,
+}
+
 /// The application state machine.
 #[derive(Debug)]
 pub struct App {
@@ -98,6 +118,7 @@ pub struct App {
     pub net: mpsc::Sender<NetworkMsg<OrdoContext>>,
     pub testing: TestingSection,
     pub decisions: std::fs::File,
+    pub l1: Option<L1Ctx>,
     height: u64,
     round: u32,
     parent: Parent,
@@ -130,6 +151,7 @@ impl App {
         net: mpsc::Sender<NetworkMsg<OrdoContext>>,
         testing: TestingSection,
         decisions: std::fs::File,
+        l1: Option<L1Ctx>,
     ) -> App {
         let limits = shared.genesis.genesis.limits;
         App {
@@ -144,6 +166,7 @@ impl App {
             net,
             testing,
             decisions,
+            l1,
             height: 0,
             round: 0,
             parent: Parent {
@@ -230,7 +253,7 @@ impl App {
                 role,
                 reply_value,
             } => {
-                let values = self.started_round(height.0, round, proposer, role)?;
+                let values = self.started_round(height.0, round, proposer, role).await?;
                 let _ = reply_value.send(values);
             }
             AppMsg::GetValue {
@@ -289,7 +312,9 @@ impl App {
                 part,
                 reply,
             } => {
-                let value = self.received_part(published_by.unwrap_or(from), part)?;
+                let value = self
+                    .received_part(published_by.unwrap_or(from), part)
+                    .await?;
                 let _ = reply.send(value);
             }
             AppMsg::Decided {
@@ -336,7 +361,7 @@ impl App {
         Ok(())
     }
 
-    fn started_round(
+    async fn started_round(
         &mut self,
         height: u64,
         round: Round,
@@ -353,7 +378,7 @@ impl App {
         // Proposals of this height that arrived early.
         for a in self.pending.remove(&height).unwrap_or_default() {
             let hash = a.batch.hash();
-            if let Some(v) = self.accept(a)? {
+            if let Some(v) = self.accept(a).await? {
                 reported.push(hash);
                 out.push(v);
             }
@@ -366,7 +391,7 @@ impl App {
             let body_ok = batch
                 .check_body(&self.shared.genesis.genesis.limits)
                 .is_ok();
-            let validity = self.validity(&batch, body_ok, round, None);
+            let validity = self.validity(&batch, body_ok, round, None).await;
             out.push(ProposedValue {
                 height: ConsHeight(height),
                 round,
@@ -392,16 +417,21 @@ impl App {
         }
         let g = &self.shared.genesis.genesis;
         let limits = g.limits;
-        // Namespace-fair selection, already in body order (grouped by namespace, ascending).
-        let txs: Vec<BatchTx> = match self.shared.pool.lock() {
-            Ok(_) if self.testing.propose_empty_batches => Vec::new(),
-            Ok(mut pool) => pool
-                .select(limits.max_batch_txs as usize, limits.max_batch_bytes)
-                .into_iter()
-                .map(BatchTx::Ordinary)
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+        // Forced entries first, then a namespace-fair selection in body order (grouped by
+        // namespace, ascending) in the room they leave.
+        let (l1_ref, mut txs) = self.forced_part(height);
+        let forced_bytes: u64 = txs.iter().map(|t| t.encoded_len() as u64).sum();
+        let room_txs = (limits.max_batch_txs as usize).saturating_sub(txs.len());
+        let room_bytes = limits.max_batch_bytes.saturating_sub(forced_bytes);
+        match self.shared.pool.lock() {
+            Ok(_) if self.testing.propose_empty_batches => {}
+            Ok(mut pool) => txs.extend(
+                pool.select(room_txs, room_bytes)
+                    .into_iter()
+                    .map(BatchTx::Ordinary),
+            ),
+            Err(_) => {}
+        }
         let header = BatchHeader {
             chain_id: self.ctx.chain_id,
             height: Height(height),
@@ -409,7 +439,7 @@ impl App {
             timestamp_ms: now_ms().max(self.parent.timestamp_ms),
             epoch: Epoch(0),
             validator_set_hash: self.set().set.hash(),
-            l1_ref: self.parent.l1_ref,
+            l1_ref,
             forced_cursor: ForcedCursor::default(),
             namespaces_root: Hash::ZERO,
             tx_count: 0,
@@ -446,7 +476,7 @@ impl App {
         });
     }
 
-    fn received_part(
+    async fn received_part(
         &mut self,
         from: PeerId,
         part: malachitebft_app_channel::app::streaming::StreamMessage<ordo_consensus::ProposalPart>,
@@ -472,11 +502,14 @@ impl App {
             }
             return Ok(None);
         }
-        self.accept(assembled)
+        self.accept(assembled).await
     }
 
     /// Checks a complete proposal of the current height, stores it and reports it.
-    fn accept(&mut self, a: Assembled) -> Result<Option<ProposedValue<OrdoContext>>, AppError> {
+    async fn accept(
+        &mut self,
+        a: Assembled,
+    ) -> Result<Option<ProposedValue<OrdoContext>>, AppError> {
         let (h, r) = (a.init.height, a.init.round);
         if round_u32(r) > self.round.saturating_add(MAX_ROUND_LOOKAHEAD) {
             return Ok(None);
@@ -504,7 +537,9 @@ impl App {
             .batch
             .check_body(&self.shared.genesis.genesis.limits)
             .is_ok();
-        let validity = self.validity(&a.batch, body_ok, r, Some(a.init.valid_round));
+        let validity = self
+            .validity(&a.batch, body_ok, r, Some(a.init.valid_round))
+            .await;
         if validity == Validity::Invalid {
             warn!(height = h.0, round = round_u32(r), proposer = %a.init.proposer, "consensus.invalid_proposal");
         }
@@ -528,7 +563,7 @@ impl App {
     /// re-proposal (`valid_round` defined, or `None` for a batch restored from storage whose
     /// origin is not known) carries the header of the round that first built it, so its
     /// proposer field need only name a validator.
-    fn validity(
+    async fn validity(
         &self,
         batch: &Batch,
         body_ok: bool,
@@ -557,14 +592,114 @@ impl App {
             limits: &g.limits,
             now_ms: now_ms(),
             max_future_skew_ms: g.params.max_future_skew_ms,
+            l1: None,
         };
-        match check_header(&rules, &self.parent, batch) {
+        let mut verdict = self.judge(rules, batch);
+        if let (Err(e), Some(l1)) = (&verdict, &self.l1)
+            && e.needs_more_l1()
+        {
+            // Not read here yet: wait briefly for this node's L1 view, then judge again.
+            let n = batch.header.l1_ref.number;
+            debug!(l1_ref = n, error = %e, "consensus.waiting_for_l1");
+            if l1.reader.wait_for(n, l1.wait).await {
+                let _ = tokio::time::timeout(l1.wait, l1.reader.fetch_hash(n)).await;
+            }
+            verdict = self.judge(rules, batch);
+        }
+        match verdict {
             Ok(()) => Validity::Valid,
             Err(e) => {
-                debug!(error = %e, "consensus.validity");
+                if matches!(
+                    e,
+                    InvalidProposal::Forced(_)
+                        | InvalidProposal::L1RefHash { .. }
+                        | InvalidProposal::L1HashUnknown { .. }
+                ) {
+                    warn!(height = batch.header.height.0, error = %e, "consensus.forced_inclusion_refused");
+                    if let Ok(mut s) = self.shared.status.lock() {
+                        s.forced_refusals += 1;
+                    }
+                } else {
+                    debug!(error = %e, "consensus.validity");
+                }
                 Validity::Invalid
             }
         }
+    }
+
+    /// [`check_header`] with this node's L1 view, if the chain has an inbox.
+    fn judge(&self, rules: Rules<'_>, batch: &Batch) -> Result<(), InvalidProposal> {
+        let Some(l1) = &self.l1 else {
+            return check_header(&rules, &self.parent, batch);
+        };
+        let limits = &self.shared.genesis.genesis.limits;
+        let view = l1
+            .reader
+            .view(self.parent.forced_next, limits.max_batch_txs as usize + 1);
+        let input = L1Input {
+            params: l1.params,
+            ref_hash: l1.reader.hash_at(batch.header.l1_ref.number),
+            view: InboxView {
+                read_to: view.read_to.map_or(0, |r| r.number),
+                entries: &view.entries,
+            },
+        };
+        let rules = Rules {
+            l1: Some(input),
+            ..rules
+        };
+        check_header(&rules, &self.parent, batch)
+    }
+
+    /// What an honest proposer names as `l1_ref` and carries as forced entries.
+    fn forced_part(&self, height: u64) -> (L1Ref, Vec<BatchTx>) {
+        let Some(l1) = &self.l1 else {
+            return (self.parent.l1_ref, Vec::new());
+        };
+        let parent = self.parent.l1_ref;
+        // The head less a margin (validators that polled a moment later have read it), never
+        // behind the parent's.
+        let l1_ref = match l1.reader.head() {
+            Some(head) => {
+                let n = head.number.saturating_sub(l1.ref_margin);
+                let candidate = l1
+                    .reader
+                    .hash_at(n)
+                    .map_or(head, |hash| L1Ref { number: n, hash });
+                if candidate.number > parent.number {
+                    candidate
+                } else {
+                    parent
+                }
+            }
+            None => parent,
+        };
+        let limits = &self.shared.genesis.genesis.limits;
+        let view = l1
+            .reader
+            .view(self.parent.forced_next, limits.max_batch_txs as usize);
+        let inbox = InboxView {
+            read_to: view.read_to.map_or(0, |r| r.number),
+            entries: &view.entries,
+        };
+        let forced = match required(&l1.params, self.parent.forced_next, l1_ref.number, &inbox) {
+            Ok(due) => due.iter().cloned().map(BatchTx::Forced).collect(),
+            Err(e) => {
+                warn!(height, error = %e, "consensus.forced_entries_unknown");
+                Vec::new()
+            }
+        };
+        if self.testing.censor_forced {
+            // The censoring double: the newest L1 block, and none of the entries due by it.
+            let newest = l1.reader.head().filter(|h| h.number > parent.number);
+            warn!(
+                height,
+                left_out = forced.len(),
+                "testing: censoring forced entries"
+            );
+            return (newest.unwrap_or(l1_ref), Vec::new());
+        }
+        (l1_ref, forced)
     }
 
     fn attest(&self, height: u64, round: Round, value: BatchId) -> Option<Bytes> {
@@ -659,6 +794,10 @@ impl App {
         let ids: Vec<TxId> = d.batch.txs.iter().map(BatchTx::id).collect();
         self.store().put_decided(&d, &ids, commit)?;
         self.last_header = Some(d.batch.header);
+        if let Some(l1) = &self.l1 {
+            let h = &d.batch.header;
+            l1.reader.prune(h.forced_cursor.next, h.l1_ref.number);
+        }
         let h = d.batch.header.height.0;
         // Durable now: acknowledge "ordered" and wake the namespace streams.
         self.shared.waiters.notify(Height(h), &ids);

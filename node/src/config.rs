@@ -36,6 +36,42 @@ pub struct GossipSection {
     pub peers: Vec<String>,
 }
 
+/// `[l1]`: how this validator reads the L1 named by the genesis (needed when the genesis has an
+/// `l1` section).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct L1Section {
+    /// JSON-RPC endpoints, tried in order with failover. `ORDO_L1_RPC` (comma-separated)
+    /// overrides.
+    pub rpc: Vec<String>,
+    /// `"finalized"`, or `"latest-K"` for development chains without finality.
+    pub finality: String,
+    pub poll_ms: u64,
+    /// Most blocks per `eth_getLogs`.
+    pub max_range: u64,
+    pub request_timeout_ms: u64,
+    /// How long a proposal naming an L1 block not read here yet may wait for this node's L1
+    /// view before it is judged invalid.
+    pub wait_ms: u64,
+    /// How many blocks below its L1 head a proposer names as `l1_ref`, so that validators
+    /// polling a moment later have read it.
+    pub ref_margin: u64,
+}
+
+impl Default for L1Section {
+    fn default() -> Self {
+        L1Section {
+            rpc: Vec::new(),
+            finality: "finalized".into(),
+            poll_ms: 1_000,
+            max_range: 1_000,
+            request_timeout_ms: 5_000,
+            wait_ms: 500,
+            ref_margin: 1,
+        }
+    }
+}
+
 /// `[testing]`: faults a test can switch on. Never set these on a real validator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +81,9 @@ pub struct TestingSection {
     /// Propose only empty batches: the node's own pool is never proposed by itself, so what is
     /// submitted to it is ordered only if gossip carries it to another proposer.
     pub propose_empty_batches: bool,
+    /// Leave every forced entry out of this node's proposals while naming the newest L1 block:
+    /// a censoring proposer double. Its proposals are invalid whenever an entry is due.
+    pub censor_forced: bool,
 }
 
 /// The whole `config.toml`.
@@ -59,6 +98,8 @@ pub struct Config {
     /// `[mempool]`: bounds, namespace quota and fairness quantum of the transaction pool.
     #[serde(default)]
     pub mempool: ordo_mempool::MempoolConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Section>,
     #[serde(default)]
     pub testing: TestingSection,
 }
@@ -91,6 +132,10 @@ impl Config {
         }
         if let (Ok(v), Some(g)) = (std::env::var("ORDO_GOSSIP_LISTEN"), c.gossip.as_mut()) {
             g.listen = v;
+        }
+        if let Ok(v) = std::env::var("ORDO_L1_RPC") {
+            c.l1.get_or_insert_with(L1Section::default).rpc =
+                v.split(',').map(|s| s.trim().to_string()).collect();
         }
         Ok(c)
     }

@@ -56,6 +56,48 @@ impl ChainParams {
     }
 }
 
+/// `l1`: the L1 inbox of forced inclusion (DESIGN.md, "Forced inclusion"). Without it the chain
+/// runs in static mode: no L1, no forced transactions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L1Genesis {
+    /// The L1's chain id; every endpoint is checked against it.
+    pub l1_chain_id: u64,
+    /// The `OrdoInbox` contract, `0x`-prefixed hex.
+    pub inbox: String,
+    /// The block the inbox was deployed in: validators read from there.
+    pub inbox_block: u64,
+    /// L1 blocks an entry waits before every batch must carry it.
+    pub inclusion_delay: u64,
+    /// Most bytes of forced entries in one batch; the rest carries over.
+    pub forced_budget_bytes: u64,
+}
+
+impl L1Genesis {
+    /// The inbox address.
+    pub fn inbox_address(&self) -> Result<[u8; 20], GenesisError> {
+        let hex_part = self.inbox.strip_prefix("0x").unwrap_or(&self.inbox);
+        hex::decode(hex_part)
+            .ok()
+            .and_then(|b| <[u8; 20]>::try_from(b).ok())
+            .ok_or_else(|| {
+                GenesisError::Params(format!(
+                    "l1.inbox {:?} is not a 20-byte hex address",
+                    self.inbox
+                ))
+            })
+    }
+
+    /// The forced-inclusion rule's parameters.
+    pub fn forced_params(&self, limits: &Limits) -> ordo_consensus::forced::ForcedParams {
+        ordo_consensus::forced::ForcedParams {
+            inclusion_delay: self.inclusion_delay,
+            budget_bytes: self.forced_budget_bytes,
+            max_entries: u64::from(limits.max_batch_txs),
+        }
+    }
+}
+
 /// The genesis of a chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +109,8 @@ pub struct Genesis {
     pub limits: Limits,
     #[serde(default)]
     pub params: ChainParams,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Genesis>,
 }
 
 /// Why a genesis file was refused.
@@ -100,6 +144,15 @@ impl Genesis {
             return Err(GenesisError::Params(
                 "block_time_ms and timeouts must be positive".into(),
             ));
+        }
+        if let Some(l1) = &self.l1 {
+            l1.inbox_address()?;
+            if l1.forced_budget_bytes == 0 || l1.forced_budget_bytes > self.limits.max_batch_bytes {
+                return Err(GenesisError::Params(format!(
+                    "l1.forced_budget_bytes must be in 1..={} (max_batch_bytes)",
+                    self.limits.max_batch_bytes
+                )));
+            }
         }
         let set = ValidatorSet::new(self.validators.clone(), self.limits.max_validators)
             .map_err(|e| GenesisError::Validators(e.to_string()))?;

@@ -47,6 +47,10 @@ impl Home {
     pub fn db(&self) -> PathBuf {
         self.0.join("data/db")
     }
+    /// The L1 source's cache (inbox entries and block hashes read).
+    pub fn l1_cache(&self) -> PathBuf {
+        self.0.join("data/l1")
+    }
     pub fn wal(&self) -> PathBuf {
         self.0.join("data/wal/consensus.wal")
     }
@@ -198,6 +202,7 @@ fn config_for(
             peers: gossip_peers,
         }),
         mempool: ordo_mempool::MempoolConfig::default(),
+        l1: None,
         testing: TestingSection::default(),
     }
 }
@@ -221,6 +226,7 @@ pub fn init(home: &Home, chain_id: ChainId, ports: Ports) -> Result<Keys, InitEr
         validators: vec![keys.validator(1)],
         limits: Limits::default(),
         params: ChainParams::default(),
+        l1: None,
     };
     write_genesis(home, &genesis)?;
     let moniker = home
@@ -294,6 +300,7 @@ pub fn testnet_init(
         validators: keys.iter().map(|k| k.validator(1)).collect(),
         limits: Limits::default(),
         params,
+        l1: None,
     };
     for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
         k.write(home, false)?;

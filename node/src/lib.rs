@@ -10,6 +10,7 @@
 //! - [`ingress`]: admission, gossip hand-off and ordered acknowledgements, for every way in.
 //! - [`node`]: starting and stopping all of it; [`grpc`]: the rollup API; [`rpc`]: the HTTP API
 //!   (same port); [`http`]: a small HTTP client.
+//! - [`l1`]: `ordo l1 deploy` and `ordo l1 enqueue` (the L1 reader is in `ordo-da-adapter`).
 
 pub mod app;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod home;
 pub mod http;
 pub mod ingress;
 pub mod keyfile;
+pub mod l1;
 pub mod node;
 pub mod rpc;
 pub mod signguard;

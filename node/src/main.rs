@@ -58,6 +58,53 @@ enum Command {
     /// Read ordered batches through a node's RPC.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// The L1 side of forced inclusion: deploy the inbox, queue forced transactions.
+    #[command(subcommand)]
+    L1(L1Command),
+}
+
+#[derive(Subcommand, Debug)]
+enum L1Command {
+    /// Deploy OrdoInbox and write its address into each home's genesis (and the endpoint into
+    /// each home's config). The L1 key comes from --key or ORDO_L1_KEY.
+    Deploy {
+        /// L1 JSON-RPC endpoint, e.g. http://127.0.0.1:8545
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        key: Option<String>,
+        /// Validator homes sharing one genesis.
+        #[arg(long = "home", required = true)]
+        homes: Vec<PathBuf>,
+        /// L1 blocks an entry waits before it must be ordered.
+        #[arg(long, default_value_t = 4)]
+        inclusion_delay: u64,
+        /// Forced bytes per batch (default: a quarter of max_batch_bytes).
+        #[arg(long)]
+        forced_budget_bytes: Option<u64>,
+        #[arg(long, default_value_t = 0)]
+        fee_wei: u128,
+        /// "finalized", or "latest-K" for a development L1.
+        #[arg(long, default_value = "finalized")]
+        finality: String,
+        #[arg(long, default_value_t = 1000)]
+        poll_ms: u64,
+    },
+    /// Queue a forced transaction on L1 (any Ethereum client can do the same).
+    Enqueue {
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        key: Option<String>,
+        /// The inbox: a 0x address, or a genesis.json that names it.
+        #[arg(long)]
+        inbox: String,
+        #[arg(long)]
+        namespace: u64,
+        /// Payload as hex (with or without 0x).
+        #[arg(long)]
+        payload: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +233,7 @@ fn main() -> anyhow::Result<()> {
             height,
             genesis,
         }) => runtime()?.block_on(get_batch(&rpc, height, &genesis))?,
+        Command::L1(cmd) => runtime()?.block_on(l1(cmd))?,
     }
     Ok(())
 }
@@ -310,6 +358,68 @@ async fn get_batch(rpc: &str, height: u64, genesis: &std::path::Path) -> anyhow:
         "verified": true,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn l1_key(key: Option<String>) -> anyhow::Result<String> {
+    key.or_else(|| std::env::var("ORDO_L1_KEY").ok())
+        .context("give the L1 account's private key with --key or ORDO_L1_KEY")
+}
+
+async fn l1(cmd: L1Command) -> anyhow::Result<()> {
+    match cmd {
+        L1Command::Deploy {
+            rpc,
+            key,
+            homes,
+            inclusion_delay,
+            forced_budget_bytes,
+            fee_wei,
+            finality,
+            poll_ms,
+        } => {
+            finality
+                .parse::<ordo_da_adapter::l1::Finality>()
+                .map_err(anyhow::Error::msg)?;
+            let homes: Vec<Home> = homes.into_iter().map(Home).collect();
+            let opts = ordo_node::l1::DeployOptions {
+                inclusion_delay,
+                forced_budget_bytes,
+                fee_wei,
+                finality,
+                poll_ms,
+            };
+            let (d, l1) = ordo_node::l1::deploy(&rpc, &l1_key(key)?, &homes, &opts).await?;
+            let out = serde_json::json!({
+                "inbox": l1.inbox,
+                "inbox_block": d.block,
+                "l1_chain_id": d.l1_chain_id,
+                "inclusion_delay": l1.inclusion_delay,
+                "forced_budget_bytes": l1.forced_budget_bytes,
+                "homes": homes.len(),
+            });
+            println!("{out}");
+        }
+        L1Command::Enqueue {
+            rpc,
+            key,
+            inbox,
+            namespace,
+            payload,
+        } => {
+            let bytes =
+                hex::decode(payload.trim_start_matches("0x")).context("--payload must be hex")?;
+            let e = ordo_node::l1::enqueue(&rpc, &l1_key(key)?, &inbox, namespace, &bytes).await?;
+            let out = serde_json::json!({
+                "queue_index": e.forced.queue_index,
+                "l1_block": e.forced.l1_block,
+                "namespace": e.forced.namespace.0,
+                "id": e.forced.id().to_string(),
+                "l1_tx": format!("0x{}", hex::encode(e.tx_hash)),
+            });
+            println!("{out}");
+        }
+    }
     Ok(())
 }
 

@@ -45,6 +45,7 @@ pub struct NodeHandle {
     app: JoinHandle<Result<(), AppError>>,
     rpc: JoinHandle<()>,
     gossip: Option<[JoinHandle<()>; 2]>,
+    l1: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -68,7 +69,7 @@ impl NodeHandle {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.engine.handle).await;
         self.app.abort();
         self.rpc.abort();
-        for t in self.gossip.into_iter().flatten() {
+        for t in self.gossip.into_iter().flatten().chain(self.l1) {
             t.abort();
             let _ = t.await;
         }
@@ -136,6 +137,25 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         None => None,
     };
     let latest_height = latest.as_ref().map_or(0, |d| d.batch.header.height.0);
+    let mut l1_task = None;
+    let l1 = match (&g.l1, &config.l1) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(StartError::Other(
+                "the genesis names an L1 inbox: config.toml needs an [l1] section with rpc \
+                 endpoints (or set ORDO_L1_RPC)"
+                    .into(),
+            ));
+        }
+        (Some(lg), Some(section)) => {
+            let decided_next = latest
+                .as_ref()
+                .map_or(0, |d| d.batch.header.forced_cursor.next);
+            let (ctx, task) = start_l1(lg, section, g, &home, decided_next)?;
+            l1_task = Some(task);
+            Some(ctx)
+        }
+    };
     let shared = Arc::new(Shared {
         store,
         gossip: gossip.as_ref().map(|g| g.handle.clone()),
@@ -158,6 +178,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
             ..Status::default()
         }),
         genesis: genesis.clone(),
+        l1: l1.as_ref().map(|c| c.reader.clone()),
     });
     let decisions = std::fs::OpenOptions::new()
         .create(true)
@@ -173,6 +194,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         channels.network,
         config.testing,
         decisions,
+        l1.clone(),
     );
     let app = tokio::spawn(app.run(channels.consensus));
     let gossip = gossip.map(|g| {
@@ -204,7 +226,40 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         app,
         rpc,
         gossip,
+        l1: l1_task,
     })
+}
+
+fn start_l1(
+    lg: &crate::genesis::L1Genesis,
+    section: &crate::config::L1Section,
+    g: &Genesis,
+    home: &Home,
+    decided_next: u64,
+) -> Result<(crate::app::L1Ctx, JoinHandle<()>), StartError> {
+    let bad = |e: String| StartError::Other(format!("l1: {e}"));
+    let ms = std::time::Duration::from_millis;
+    let cfg = ordo_da_adapter::l1::L1Config {
+        rpc: section.rpc.clone(),
+        inbox: lg.inbox_address()?.into(),
+        start_block: lg.inbox_block,
+        l1_chain_id: Some(lg.l1_chain_id),
+        finality: section.finality.parse().map_err(bad)?,
+        poll: ms(section.poll_ms.max(10)),
+        max_range: section.max_range,
+        request_timeout: ms(section.request_timeout_ms.max(100)),
+    };
+    let (reader, follower) =
+        ordo_da_adapter::l1::spawn_source(cfg, g.limits, &home.l1_cache(), decided_next)
+            .map_err(|e| bad(e.to_string()))?;
+    info!(inbox = %lg.inbox, rpc = ?section.rpc, "l1.source_started");
+    let ctx = crate::app::L1Ctx {
+        reader,
+        params: lg.forced_params(&g.limits),
+        wait: ms(section.wait_ms),
+        ref_margin: section.ref_margin,
+    };
+    Ok((ctx, follower))
 }
 
 /// Most clients waiting for ordered acknowledgements at once.

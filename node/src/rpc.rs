@@ -74,6 +74,21 @@ async fn status(State(s): S) -> Response {
             }),
         );
     }
+    if let (Some(l1), Some(obj)) = (&s.l1, v.as_object_mut()) {
+        let st = l1.status();
+        obj.insert(
+            "l1".into(),
+            json!({
+                "read_to": st.read_to.map(|r| r.number),
+                "read_to_hash": st.read_to.map(|r| r.hash.to_string()),
+                "next_index": st.next_index,
+                "pending_entries": st.pending_entries,
+                "endpoint": st.endpoint,
+                "last_error": st.last_error,
+                "halted": st.halted,
+            }),
+        );
+    }
     Json(v).into_response()
 }
 

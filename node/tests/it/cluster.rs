@@ -59,6 +59,13 @@ pub fn edit_config(home: &Home, f: impl FnOnce(&mut ordo_node::config::Config)) 
     std::fs::write(home.config(), c.to_toml()).unwrap();
 }
 
+/// Edits a home's genesis.json.
+pub fn edit_genesis(home: &Home, f: impl FnOnce(&mut Genesis)) {
+    let mut g = genesis(home).genesis;
+    f(&mut g);
+    std::fs::write(home.genesis(), serde_json::to_string_pretty(&g).unwrap()).unwrap();
+}
+
 /// In-process nodes.
 pub struct Cluster {
     pub homes: Vec<Home>,

@@ -5,5 +5,6 @@
 mod api;
 mod cluster;
 mod consensus;
+mod forced;
 mod keys;
 mod processes;
