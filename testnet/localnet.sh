@@ -2,18 +2,24 @@
 # A local multi-validator ordo testnet of real `ordo` processes on loopback.
 #
 #   testnet/localnet.sh up [N]     build ordo if needed, create N validators (default 4) in
-#                                  ./localnet, start them, wait until they decide, print heights
+#                                  ./localnet, start anvil (the L1) and deploy the inbox, start
+#                                  the validators, wait until they decide, print heights
 #   testnet/localnet.sh status     each node's height, round, latest batch and pool size
 #   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
 #   testnet/localnet.sh batch H    fetch batch H from node 0 and verify its certificate
+#   testnet/localnet.sh enqueue NS PAYLOAD_HEX   queue a forced transaction on the L1 inbox,
+#                                  wait until the validators order it
 #   testnet/localnet.sh load [ARGS]  run the load generator against every node
 #                                  (ordo-testnet load --rpc <all nodes> ARGS; see --help)
 #   testnet/localnet.sh logs N     follow node N's log
 #   testnet/localnet.sh kill N | restart N
-#   testnet/localnet.sh down       stop every node (SIGTERM, then SIGKILL after 10 s)
+#   testnet/localnet.sh down       stop every node and anvil (SIGTERM, then SIGKILL after 10 s)
 #
 # Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
-# ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target).
+# ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target),
+# ORDO_L1 (1: with anvil and forced inclusion, the default; 0: static mode, no L1),
+# ORDO_L1_PORT (default base + 500), ORDO_INCLUSION_DELAY (L1 blocks, default 2),
+# ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -22,6 +28,13 @@ BASE=${ORDO_BASE_PORT:-27000}
 PROFILE=${ORDO_PROFILE:-debug}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
 BIN="$CARGO_TARGET_DIR/$PROFILE/ordo"
+
+WITH_L1=${ORDO_L1:-1}
+L1_PORT=${ORDO_L1_PORT:-$((BASE + 500))}
+L1_RPC="http://127.0.0.1:$L1_PORT"
+# anvil's first development account (its well-known default mnemonic): a dev L1 only.
+DEV_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+ANVIL="$ROOT/contracts/node_modules/.bin/anvil"
 
 die() { echo "localnet: $*" >&2; exit 1; }
 nodes() { ls -d "$DIR"/node-* 2>/dev/null | sort -V; }
@@ -60,6 +73,31 @@ stop_node() {
   rm -f "$DIR/node-$i/pid"
 }
 
+anvil_alive() { local p; p=$(cat "$DIR/l1/pid" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+start_anvil() {
+  anvil_alive && return 0
+  mkdir -p "$DIR/l1"
+  # --state keeps the chain across down/up, so the validators' L1 caches stay valid.
+  nohup "$ANVIL" --host 127.0.0.1 --port "$L1_PORT" --block-time 1 --hardfork cancun \
+    --state "$DIR/l1/state.json" >>"$DIR/l1/anvil.log" 2>&1 &
+  echo $! >"$DIR/l1/pid"
+  for _ in $(seq 1 100); do
+    curl -sf -X POST -H 'content-type: application/json' \
+      --data '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' "$L1_RPC" >/dev/null && return 0
+    sleep 0.1
+  done
+  die "anvil did not start on $L1_RPC (see $DIR/l1/anvil.log)"
+}
+
+stop_anvil() {
+  local p; p=$(cat "$DIR/l1/pid" 2>/dev/null || true)
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$DIR/l1/pid"
+}
+
 height() { "$BIN" status --rpc "$(rpc_of "$1")" 2>/dev/null | sed -n 's/.*"height": \([0-9]*\).*/\1/p'; }
 
 status() {
@@ -78,11 +116,29 @@ status() {
 up() {
   local n=${1:-4}
   build
+  local fresh=0
   if [ -z "$(nodes)" ]; then
     "$BIN" testnet init --validators "$n" --output "$DIR" --base-port "$BASE" >/dev/null
     echo "localnet: created $n validators in $DIR"
+    fresh=1
   fi
   local count; count=$(nodes | wc -l)
+  if [ -f "$DIR/l1/deployed.json" ] || { [ "$WITH_L1" = 1 ] && [ $fresh = 1 ]; }; then
+    start_anvil
+    echo "localnet: L1 (anvil) at $L1_RPC"
+  fi
+  if [ "$WITH_L1" = 1 ] && [ $fresh = 1 ]; then
+    local homes=()
+    for d in $(nodes); do homes+=(--home "$d"); done
+    "$BIN" l1 deploy --rpc "$L1_RPC" --key "$DEV_KEY" "${homes[@]}" \
+      --inclusion-delay "${ORDO_INCLUSION_DELAY:-2}" --finality latest-1 --poll-ms 250 \
+      >"$DIR/l1/deployed.json"
+    echo "localnet: inbox deployed: $(cat "$DIR/l1/deployed.json")"
+  fi
+  if [ -n "${ORDO_CENSOR:-}" ]; then
+    sed -i 's/^censor_forced = .*/censor_forced = true/' "$DIR/node-$ORDO_CENSOR/config.toml"
+    echo "localnet: node-$ORDO_CENSOR censors forced entries (a test double)"
+  fi
   for i in $(seq 0 $((count - 1))); do start_node "$i"; done
   echo "localnet: waiting for the first decisions..."
   for _ in $(seq 1 300); do
@@ -104,7 +160,24 @@ case "${1:-}" in
   up) up "${2:-4}" ;;
   down)
     i=0; for _ in $(nodes); do stop_node "$i"; i=$((i + 1)); done
+    stop_anvil
     echo "localnet: stopped" ;;
+  enqueue)
+    [ -n "${3:-}" ] || die "usage: $0 enqueue NAMESPACE PAYLOAD_HEX"
+    [ -f "$DIR/l1/deployed.json" ] || die "this localnet has no L1 (created with ORDO_L1=0)"
+    start=$(date +%s%N)
+    out=$("$BIN" l1 enqueue --rpc "$L1_RPC" --key "$DEV_KEY" --inbox "$DIR/node-0/genesis.json" \
+      --namespace "$2" --payload "$3")
+    echo "queued on L1: $out"
+    id=$(echo "$out" | sed -n 's/.*"id":"\(0x[0-9a-f]*\)".*/\1/p')
+    for _ in $(seq 1 600); do
+      tx=$(curl -sf "$(rpc_of 0)/v1/tx/$id" || true)
+      if echo "$tx" | grep -q '"height"'; then
+        echo "ordered after $(( ($(date +%s%N) - start) / 1000000 )) ms: $tx"; exit 0
+      fi
+      sleep 0.1
+    done
+    die "forced transaction $id not ordered within 60 s" ;;
   status) [ -x "$BIN" ] || die "not built; run: $0 up"; status ;;
   logs) [ -n "${2:-}" ] || die "usage: $0 logs N"; tail -n 50 -f "$DIR/node-$2/node.log" ;;
   kill) [ -n "${2:-}" ] || die "usage: $0 kill N"; stop_node "$2" KILL; echo "node-$2 killed" ;;

@@ -11,4 +11,5 @@
 #![allow(clippy::indexing_slicing)]
 
 pub mod bench;
+pub mod forced_bench;
 pub mod load;

@@ -6,6 +6,7 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ordo_testnet::bench::{BenchParams, run};
+use ordo_testnet::forced_bench::{self, ForcedBenchParams};
 use ordo_testnet::load::{self, LoadParams};
 use std::time::Duration;
 
@@ -63,10 +64,57 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         drain: u64,
     },
+    /// Forced-inclusion latency: queues entries on the L1 inbox and reports, per entry and as
+    /// percentiles, the time and the L1 blocks until the validators ordered it.
+    ForcedBench {
+        /// The node that tells when an entry is ordered, http://127.0.0.1:27001
+        #[arg(long)]
+        rpc: String,
+        /// The L1 endpoint.
+        #[arg(long)]
+        l1_rpc: String,
+        /// The L1 account's private key (or ORDO_L1_KEY).
+        #[arg(long)]
+        key: Option<String>,
+        /// The inbox: a 0x address or a genesis.json naming it.
+        #[arg(long)]
+        inbox: String,
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long, default_value_t = 1500)]
+        interval_ms: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::ForcedBench {
+            rpc,
+            l1_rpc,
+            key,
+            inbox,
+            count,
+            interval_ms,
+        } => {
+            let params = ForcedBenchParams {
+                rpc: rpc
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+                    .parse()
+                    .context("--rpc: expected http://<ip>:<port>")?,
+                l1_rpc,
+                l1_key: key
+                    .or_else(|| std::env::var("ORDO_L1_KEY").ok())
+                    .context("give the L1 key with --key or ORDO_L1_KEY")?,
+                inbox,
+                count,
+                interval: Duration::from_millis(interval_ms),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            println!("{}", rt.block_on(forced_bench::run(&params))?);
+        }
         Command::Bench {
             rpc,
             pids,
