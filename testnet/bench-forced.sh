@@ -31,4 +31,5 @@ echo "censoring: $(run censoring)"
 for i in 0 2 3; do
   curl -s "http://127.0.0.1:$((ORDO_BASE_PORT + 3 * i + 1))/status" |
     sed -n 's/.*"forced_refusals":\([0-9]*\).*/node-'"$i"' refused \1 censoring proposals/p'
+  echo
 done
