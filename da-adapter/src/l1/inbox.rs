@@ -69,6 +69,33 @@ mod reqwest_url {
     pub use alloy::transports::http::reqwest::Url;
 }
 
+/// A provider that signs with `key_hex`'s account and fills nonce, gas and chain id.
+fn wallet_provider(rpc: &str, key_hex: &str) -> Result<impl Provider, L1Error> {
+    let wallet = EthereumWallet::from(signer(key_hex)?);
+    Ok(ProviderBuilder::new()
+        .wallet(wallet)
+        .connect_http(url(rpc)?))
+}
+
+/// Sends `tx`, waits for its receipt and fails if it reverted.
+async fn confirm(
+    provider: &impl Provider,
+    tx: TransactionRequest,
+    what: &str,
+) -> Result<alloy::rpc::types::TransactionReceipt, L1Error> {
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .map_err(L1Error::rpc)?
+        .get_receipt()
+        .await
+        .map_err(L1Error::rpc)?;
+    if !receipt.status() {
+        return Err(L1Error::Rpc(format!("{what} reverted")));
+    }
+    Ok(receipt)
+}
+
 /// A deployed inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deployed {
@@ -85,10 +112,7 @@ pub async fn deploy_inbox(
     max_payload: u32,
     fee_wei: u128,
 ) -> Result<Deployed, L1Error> {
-    let wallet = EthereumWallet::from(signer(key_hex)?);
-    let provider = ProviderBuilder::new()
-        .wallet(wallet)
-        .connect_http(url(rpc)?);
+    let provider = wallet_provider(rpc, key_hex)?;
     let l1_chain_id = provider.get_chain_id().await.map_err(L1Error::rpc)?;
     let mut code = hex::decode(INBOX_BYTECODE_HEX.trim())
         .map_err(|e| L1Error::Config(format!("committed inbox bytecode is not hex: {e}")))?;
@@ -100,16 +124,7 @@ pub async fn deploy_inbox(
         .abi_encode(),
     );
     let tx = TransactionRequest::default().with_deploy_code(AlloyBytes::from(code));
-    let receipt = provider
-        .send_transaction(tx)
-        .await
-        .map_err(L1Error::rpc)?
-        .get_receipt()
-        .await
-        .map_err(|e| L1Error::Rpc(e.to_string()))?;
-    if !receipt.status() {
-        return Err(L1Error::Rpc("the inbox deployment reverted".into()));
-    }
+    let receipt = confirm(&provider, tx, "the inbox deployment").await?;
     let address = receipt
         .contract_address
         .ok_or_else(|| L1Error::Rpc("deployment receipt names no contract".into()))?;
@@ -139,10 +154,7 @@ pub async fn enqueue(
     namespace: u64,
     payload: &[u8],
 ) -> Result<Enqueued, L1Error> {
-    let wallet = EthereumWallet::from(signer(key_hex)?);
-    let provider = ProviderBuilder::new()
-        .wallet(wallet)
-        .connect_http(url(rpc)?);
+    let provider = wallet_provider(rpc, key_hex)?;
     let fee_call = TransactionRequest::default()
         .with_to(inbox)
         .with_input(OrdoInbox::feeCall {}.abi_encode());
@@ -158,19 +170,8 @@ pub async fn enqueue(
         .with_to(inbox)
         .with_value(fee)
         .with_input(call.abi_encode());
-    let receipt = provider
-        .send_transaction(tx)
-        .await
-        .map_err(L1Error::rpc)?
-        .get_receipt()
-        .await
-        .map_err(|e| L1Error::Rpc(e.to_string()))?;
-    if !receipt.status() {
-        return Err(L1Error::Rpc(format!(
-            "enqueue reverted (payload {} bytes)",
-            payload.len()
-        )));
-    }
+    let what = format!("enqueue (payload {} bytes)", payload.len());
+    let receipt = confirm(&provider, tx, &what).await?;
     let event = receipt
         .inner
         .logs()

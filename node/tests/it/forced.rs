@@ -29,6 +29,16 @@ fn l1_genesis(d: &Deployed) -> L1Genesis {
     }
 }
 
+/// anvil with 1 s blocks and the inbox deployed.
+async fn dev_l1() -> (Anvil, Deployed, L1Genesis) {
+    let anvil = Anvil::spawn(Some(1)).await.unwrap();
+    let d = deploy_inbox(&anvil.url, DEV_KEY, Limits::default().max_tx_payload, 0)
+        .await
+        .unwrap();
+    let l1 = l1_genesis(&d);
+    (anvil, d, l1)
+}
+
 fn l1_section(rpc: Vec<String>, poll_ms: u64) -> L1Section {
     L1Section {
         rpc,
@@ -97,6 +107,27 @@ fn check_forced_rule(
     ordered
 }
 
+fn l1_status(c: &Cluster, i: usize) -> ordo_da_adapter::l1::source::L1Status {
+    c.nodes[i]
+        .as_ref()
+        .unwrap()
+        .shared
+        .l1
+        .as_ref()
+        .unwrap()
+        .status()
+}
+
+/// Sends SIGSTOP or SIGCONT to `pid`.
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
 /// Waits until node `i` has ordered every entry of `inbox`.
 async fn wait_ordered(c: &Cluster, i: usize, inbox: &[ForcedTx], timeout: Duration) {
     let start = Instant::now();
@@ -121,11 +152,7 @@ async fn wait_ordered(c: &Cluster, i: usize, inbox: &[ForcedTx], timeout: Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forced_entries_are_ordered_by_their_deadline_while_one_validator_censors_and_one_lags() {
-    let anvil = Anvil::spawn(Some(1)).await.unwrap();
-    let d = deploy_inbox(&anvil.url, DEV_KEY, Limits::default().max_tx_payload, 0)
-        .await
-        .unwrap();
-    let l1 = l1_genesis(&d);
+    let (anvil, d, l1) = dev_l1().await;
     let dead = format!("http://127.0.0.1:{}", crate::cluster::free_base(1));
     const CENSOR: usize = 1;
     const LAGGING: usize = 3;
@@ -228,14 +255,7 @@ async fn forced_entries_are_ordered_by_their_deadline_while_one_validator_censor
         .filter(|t| !t.is_forced())
         .count();
     assert!(ordinary > 0, "ordinary transactions were ordered alongside");
-    let lagging = c.nodes[LAGGING]
-        .as_ref()
-        .unwrap()
-        .shared
-        .l1
-        .as_ref()
-        .unwrap()
-        .status();
+    let lagging = l1_status(&c, LAGGING);
     assert!(
         lagging.read_to.is_some(),
         "the lagging validator failed over: {lagging:?}"
@@ -287,11 +307,7 @@ async fn forced_entries_are_ordered_by_their_deadline_while_one_validator_censor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_unreachable_l1_stalls_only_forced_inclusion() {
-    let anvil = Anvil::spawn(Some(1)).await.unwrap();
-    let d = deploy_inbox(&anvil.url, DEV_KEY, Limits::default().max_tx_payload, 0)
-        .await
-        .unwrap();
-    let l1 = l1_genesis(&d);
+    let (anvil, d, l1) = dev_l1().await;
     let c = Cluster::start(4, |_, h| {
         edit_genesis(h, |g| g.l1 = Some(l1.clone()));
         edit_config(h, |cfg| {
@@ -312,32 +328,12 @@ async fn an_unreachable_l1_stalls_only_forced_inclusion() {
         .unwrap();
     inbox.push(late.forced);
 
-    let pid = anvil.pid().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(anvil.pid(), "-STOP");
     let stopped_at = c.height(0);
     tokio::time::sleep(Duration::from_secs(6)).await;
     let during = c.height(0) - stopped_at;
-    let st = c.nodes[0]
-        .as_ref()
-        .unwrap()
-        .shared
-        .l1
-        .as_ref()
-        .unwrap()
-        .status();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let st = l1_status(&c, 0);
+    signal(anvil.pid(), "-CONT");
     assert!(
         during >= 10,
         "ordering went on while the L1 was unreachable ({during} heights)"
