@@ -238,14 +238,7 @@ fn check_l1(l1: &L1Input<'_>, parent: &Parent, batch: &Batch) -> Result<(), Inva
             Some(_) => {}
         }
     }
-    let forced: Vec<&ForcedTx> = batch
-        .txs
-        .iter()
-        .map_while(|t| match t {
-            BatchTx::Forced(f) => Some(f),
-            BatchTx::Ordinary(_) => None,
-        })
-        .collect();
+    let forced: Vec<&ForcedTx> = batch.txs.iter().map_while(BatchTx::as_forced).collect();
     check_forced(&l1.params, parent.forced_next, r.number, &l1.view, &forced)?;
     Ok(())
 }

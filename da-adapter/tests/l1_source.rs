@@ -74,7 +74,7 @@ async fn reads_every_entry_in_order_with_failover_and_resumes_from_rocksdb() {
     let (reader, task) =
         spawn_source(cfg.clone(), limits, &dir.path().join("l1"), 0).expect("source");
     read_to(&reader, last_block).await;
-    let view = reader.view(0, 100);
+    let view = reader.view(0, u64::MAX, 100);
     assert_eq!(
         view.entries, queued,
         "every entry, in queue order, as queued"
@@ -98,11 +98,16 @@ async fn reads_every_entry_in_order_with_failover_and_resumes_from_rocksdb() {
             e.l1_block
         );
     }
-    assert_eq!(reader.view(3, 2).entries, queued[3..5].to_vec());
+    assert_eq!(reader.view(3, u64::MAX, 2).entries, queued[3..5].to_vec());
+    // Only entries queued by a block can be due by it: the view stops at the first later one.
+    assert_eq!(
+        reader.view(1, queued[3].l1_block, 100).entries,
+        queued[1..4].to_vec()
+    );
 
     // Pruning forgets ordered entries; views from the cursor are unchanged.
     reader.prune(4, 0);
-    assert_eq!(reader.view(4, 100).entries, queued[4..].to_vec());
+    assert_eq!(reader.view(4, u64::MAX, 100).entries, queued[4..].to_vec());
     assert_eq!(reader.status().pending_entries, 3);
     task.abort();
     let _ = task.await;
@@ -113,7 +118,7 @@ async fn reads_every_entry_in_order_with_failover_and_resumes_from_rocksdb() {
     let (reader, task) =
         spawn_source(cfg_dead, limits, &dir.path().join("l1"), 4).expect("restart");
     assert_eq!(reader.head(), Some(head));
-    assert_eq!(reader.view(4, 100).entries, queued[4..].to_vec());
+    assert_eq!(reader.view(4, u64::MAX, 100).entries, queued[4..].to_vec());
     task.abort();
     let _ = task.await;
     drop(reader);
@@ -124,7 +129,7 @@ async fn reads_every_entry_in_order_with_failover_and_resumes_from_rocksdb() {
         .await
         .expect("enqueue");
     read_to(&reader, e.forced.l1_block).await;
-    let view = reader.view(4, 100);
+    let view = reader.view(4, u64::MAX, 100);
     assert_eq!(view.entries.len(), 4);
     assert_eq!(view.entries[3], e.forced);
     task.abort();
@@ -173,5 +178,5 @@ async fn a_rewritten_final_block_halts_the_source() {
     let halted = reader.status().halted.expect("halted");
     assert!(halted.contains("was read with hash"), "{halted}");
     // What was read stays as read: nothing of the other history leaks in.
-    assert_eq!(reader.view(0, 10).entries, vec![e.forced]);
+    assert_eq!(reader.view(0, u64::MAX, 10).entries, vec![e.forced]);
 }

@@ -633,9 +633,16 @@ impl App {
             return check_header(&rules, &self.parent, batch);
         };
         let limits = &self.shared.genesis.genesis.limits;
-        let view = l1
-            .reader
-            .view(self.parent.forced_next, limits.max_batch_txs as usize + 1);
+        let due_by = batch
+            .header
+            .l1_ref
+            .number
+            .saturating_sub(l1.params.inclusion_delay);
+        let view = l1.reader.view(
+            self.parent.forced_next,
+            due_by,
+            limits.max_batch_txs as usize + 1,
+        );
         let input = L1Input {
             params: l1.params,
             ref_hash: l1.reader.hash_at(batch.header.l1_ref.number),
@@ -675,9 +682,12 @@ impl App {
             None => parent,
         };
         let limits = &self.shared.genesis.genesis.limits;
-        let view = l1
-            .reader
-            .view(self.parent.forced_next, limits.max_batch_txs as usize);
+        let due_by = l1_ref.number.saturating_sub(l1.params.inclusion_delay);
+        let view = l1.reader.view(
+            self.parent.forced_next,
+            due_by,
+            limits.max_batch_txs as usize,
+        );
         let inbox = InboxView {
             read_to: view.read_to.map_or(0, |r| r.number),
             entries: &view.entries,
@@ -692,11 +702,13 @@ impl App {
         if self.testing.censor_forced {
             // The censoring double: the newest L1 block, and none of the entries due by it.
             let newest = l1.reader.head().filter(|h| h.number > parent.number);
-            warn!(
-                height,
-                left_out = forced.len(),
-                "testing: censoring forced entries"
-            );
+            if !forced.is_empty() {
+                warn!(
+                    height,
+                    left_out = forced.len(),
+                    "testing: censoring forced entries"
+                );
+            }
             return (newest.unwrap_or(l1_ref), Vec::new());
         }
         (l1_ref, forced)

@@ -285,4 +285,12 @@ impl BatchTx {
     pub fn is_forced(&self) -> bool {
         matches!(self, BatchTx::Forced(_))
     }
+
+    /// The forced transaction, if this is one.
+    pub fn as_forced(&self) -> Option<&ForcedTx> {
+        match self {
+            BatchTx::Forced(f) => Some(f),
+            BatchTx::Ordinary(_) => None,
+        }
+    }
 }

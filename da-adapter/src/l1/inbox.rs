@@ -208,40 +208,28 @@ mod tests {
     #[test]
     fn bindings_match_the_committed_abi() {
         let abi: serde_json::Value = serde_json::from_str(INBOX_ABI_JSON).expect("abi json");
-        let sig = |name: &str| -> String {
+        let inputs = |key: &str, value: &str| -> Vec<String> {
             let item = abi
                 .as_array()
                 .expect("array")
                 .iter()
-                .find(|i| i["name"] == name)
-                .unwrap_or_else(|| panic!("{name} in the ABI"));
-            let types: Vec<&str> = item["inputs"]
+                .find(|i| i[key] == value)
+                .unwrap_or_else(|| panic!("{value} in the ABI"));
+            item["inputs"]
                 .as_array()
                 .expect("inputs")
                 .iter()
-                .map(|i| i["type"].as_str().expect("type"))
-                .collect();
-            format!("{name}({})", types.join(","))
+                .map(|i| i["type"].as_str().expect("type").to_string())
+                .collect()
         };
+        let sig = |name: &str| format!("{name}({})", inputs("name", name).join(","));
         assert_eq!(sig("Enqueued"), EnqueuedEvent::SIGNATURE);
         assert_eq!(sig("enqueue"), OrdoInbox::enqueueCall::SIGNATURE);
         assert_eq!(sig("maxPayload"), OrdoInbox::maxPayloadCall::SIGNATURE);
         assert_eq!(sig("fee"), OrdoInbox::feeCall::SIGNATURE);
         assert_eq!(sig("nextIndex"), OrdoInbox::nextIndexCall::SIGNATURE);
         assert_eq!(sig("entryHash"), OrdoInbox::entryHashCall::SIGNATURE);
-        let ctor = abi
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|i| i["type"] == "constructor")
-            .expect("constructor");
-        let types: Vec<&str> = ctor["inputs"]
-            .as_array()
-            .expect("inputs")
-            .iter()
-            .map(|i| i["type"].as_str().expect("type"))
-            .collect();
-        assert_eq!(types, ["uint32", "uint256"]);
+        assert_eq!(inputs("type", "constructor"), ["uint32", "uint256"]);
         assert!(hex::decode(INBOX_BYTECODE_HEX.trim()).is_ok_and(|b| b.len() > 100));
     }
 }

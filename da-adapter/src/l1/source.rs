@@ -147,6 +147,8 @@ struct State {
     first_kept: u64,
     entries: VecDeque<ForcedTx>,
     hashes: BTreeMap<u64, Hash>,
+    /// The arguments of the last [`L1Reader::prune`].
+    pruned: Option<(u64, u64)>,
     status: L1Status,
 }
 
@@ -198,18 +200,20 @@ impl L1Reader {
         self.state().read_to
     }
 
-    /// The entries from queue index `cursor` on (at most `max_entries`), and how far the inbox
-    /// has been read. If entries below the cursor's position were pruned, the view starts at
-    /// the first kept one, which the forced rule reports as a gap.
-    pub fn view(&self, cursor: u64, max_entries: usize) -> L1View {
+    /// The entries from queue index `cursor` on that were queued at or before L1 block
+    /// `queued_by` (at most `max_entries`), and how far the inbox has been read. Only those
+    /// can be due, so a long queue of entries not due yet costs nothing here. If entries below
+    /// the cursor's position were pruned, the view starts at the first kept one, which the
+    /// forced rule reports as a gap.
+    pub fn view(&self, cursor: u64, queued_by: u64, max_entries: usize) -> L1View {
         let s = self.state();
-        let skip = cursor.saturating_sub(s.first_kept) as usize;
+        let skip = (cursor.saturating_sub(s.first_kept) as usize).min(s.entries.len());
         L1View {
             read_to: s.read_to,
             entries: s
                 .entries
-                .iter()
-                .skip(skip)
+                .range(skip..)
+                .take_while(|e| e.l1_block <= queued_by)
                 .take(max_entries)
                 .cloned()
                 .collect(),
@@ -267,6 +271,12 @@ impl L1Reader {
     pub fn prune(&self, next: u64, l1_number: u64) {
         {
             let mut s = self.state_mut();
+            // Called after every decision: most leave both unchanged, and then there is
+            // nothing to forget (and no range deletion to write).
+            if s.pruned == Some((next, l1_number)) {
+                return;
+            }
+            s.pruned = Some((next, l1_number));
             while s.first_kept < next && !s.entries.is_empty() {
                 s.entries.pop_front();
                 s.first_kept += 1;
