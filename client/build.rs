@@ -2,7 +2,9 @@
 //! Messages of `ordo.v1` are the ones `ordo-types` already generates.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto");
+    // Read when the script runs, not baked in when it is compiled: a build script compiled in
+    // one checkout may be reused (fresh by cargo's fingerprint) by another sharing the target.
+    let proto_root = format!("{}/../proto", std::env::var("CARGO_MANIFEST_DIR")?);
     let files = [
         format!("{proto_root}/ordo/api/v1/sequencer.proto"),
         format!("{proto_root}/ordo/v1/types.proto"),

@@ -1,7 +1,9 @@
 //! Compiles `proto/` with protox (a pure-Rust protobuf compiler), so no system `protoc` is needed.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = concat!(env!("CARGO_MANIFEST_DIR"), "/../proto");
+    // Read when the script runs, not baked in when it is compiled: a build script compiled in
+    // one checkout may be reused (fresh by cargo's fingerprint) by another sharing the target.
+    let proto_root = format!("{}/../proto", std::env::var("CARGO_MANIFEST_DIR")?);
     let files = [format!("{proto_root}/ordo/v1/types.proto")];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
