@@ -815,14 +815,26 @@ impl App {
         self.shared.waiters.notify(Height(h), &ids);
         self.shared.heights.send_replace(h);
         let hash = d.batch.hash();
-        let line = serde_json::json!({
+        let forced: Vec<u64> = d
+            .batch
+            .txs
+            .iter()
+            .filter_map(|t| t.as_forced().map(|f| f.queue_index))
+            .collect();
+        let mut line = serde_json::json!({
             "height": h,
             "round": d.certificate.round.0,
             "hash": hash.to_string(),
             "certificate": d.certificate.hash().to_string(),
+            "cert": hex::encode(d.certificate.encode()),
             "txs": d.batch.txs.len(),
+            "l1_ref": d.batch.header.l1_ref.number,
+            "forced": forced,
             "decided_at_ms": now_ms(),
         });
+        if let (true, Some(obj)) = (self.testing.log_tx_ids, line.as_object_mut()) {
+            obj.insert("tx_ids".into(), ids.iter().map(|i| i.to_string()).collect());
+        }
         let _ = writeln!(self.decisions, "{line}");
         let ordered = d.batch.txs.iter().map(BatchTx::namespace).zip(ids);
         let pool_size = match self.shared.pool.lock() {

@@ -84,6 +84,9 @@ pub struct TestingSection {
     /// Leave every forced entry out of this node's proposals while naming the newest L1 block:
     /// a censoring proposer double. Its proposals are invalid whenever an entry is due.
     pub censor_forced: bool,
+    /// Write every decided transaction id into `data/decisions.log` (the chaos runner's
+    /// durability check reads them).
+    pub log_tx_ids: bool,
 }
 
 /// The whole `config.toml`.

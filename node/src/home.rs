@@ -166,6 +166,8 @@ pub enum InitError {
     Keygen(#[from] ordo_types::BlsError),
     #[error("{n} nodes from base port {base} need ports past 65535; pick a lower --base-port")]
     Ports { n: usize, base: u16 },
+    #[error("{hosts} host addresses for {n} validators; give one per validator")]
+    Hosts { n: usize, hosts: usize },
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), InitError> {
@@ -184,6 +186,7 @@ fn prepare(home: &Home) -> Result<(), InitError> {
 
 fn config_for(
     moniker: String,
+    ip: Ipv4Addr,
     ports: Ports,
     peers: Vec<String>,
     gossip_peers: Vec<String>,
@@ -191,14 +194,14 @@ fn config_for(
     Config {
         moniker,
         p2p: P2pSection {
-            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, ports.p2p).to_string(),
+            listen: ordo_p2p::tcp_addr(ip, ports.p2p).to_string(),
             persistent_peers: peers,
         },
         rpc: RpcSection {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, ports.rpc)),
+            listen: SocketAddr::from((ip, ports.rpc)),
         },
         gossip: Some(GossipSection {
-            listen: ordo_p2p::tcp_addr(Ipv4Addr::LOCALHOST, ports.gossip).to_string(),
+            listen: ordo_p2p::tcp_addr(ip, ports.gossip).to_string(),
             peers: gossip_peers,
         }),
         mempool: ordo_mempool::MempoolConfig::default(),
@@ -236,7 +239,7 @@ pub fn init(home: &Home, chain_id: ChainId, ports: Ports) -> Result<Keys, InitEr
         .unwrap_or_else(|| "node".into());
     write_file(
         &home.config(),
-        &config_for(moniker, ports, vec![], vec![]).to_toml(),
+        &config_for(moniker, Ipv4Addr::LOCALHOST, ports, vec![], vec![]).to_toml(),
     )?;
     Ok(keys)
 }
@@ -272,14 +275,23 @@ pub fn testnet_ports(base: u16, i: usize) -> Ports {
 }
 
 /// `ordo testnet init`: `n` homes `output/node-<i>` sharing one genesis, each validator
-/// connected to all others on loopback.
+/// connected to all others. Validator `i` listens on `hosts[i]`, or on loopback when `hosts` is
+/// empty (one address per validator lets each run in its own network namespace).
 pub fn testnet_init(
     output: &Path,
     n: usize,
     chain_id: ChainId,
     base_port: u16,
     params: ChainParams,
+    hosts: &[Ipv4Addr],
 ) -> Result<Vec<(Home, Keys)>, InitError> {
+    if !hosts.is_empty() && hosts.len() != n {
+        return Err(InitError::Hosts {
+            n,
+            hosts: hosts.len(),
+        });
+    }
+    let host = |i: usize| hosts.get(i).copied().unwrap_or(Ipv4Addr::LOCALHOST);
     // testnet_ports adds up to PORTS_PER_NODE * n to the base: refuse what would not fit.
     let last = (n as u64) * u64::from(PORTS_PER_NODE) + u64::from(base_port);
     if last > u64::from(u16::MAX) + 1 {
@@ -305,22 +317,28 @@ pub fn testnet_init(
     for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
         k.write(home, false)?;
         write_genesis(home, &genesis)?;
-        let others: Vec<(Ports, _)> = keys
+        let others: Vec<(Ipv4Addr, Ports, _)> = keys
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != i)
             .map(|(j, other)| {
                 let peer = ordo_p2p::peer_id(*other.node).expect("a generated node key is valid");
-                (testnet_ports(base_port, j), peer)
+                (host(j), testnet_ports(base_port, j), peer)
             })
             .collect();
-        let addr = |port, peer| ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, port, peer).to_string();
-        let peers = others.iter().map(|(p, id)| addr(p.p2p, id)).collect();
-        let gossip_peers = others.iter().map(|(p, id)| addr(p.gossip, id)).collect();
+        let addr = |ip, port, peer| ordo_p2p::peer_addr(ip, port, peer).to_string();
+        let peers = others
+            .iter()
+            .map(|(ip, p, id)| addr(*ip, p.p2p, id))
+            .collect();
+        let gossip_peers = others
+            .iter()
+            .map(|(ip, p, id)| addr(*ip, p.gossip, id))
+            .collect();
         let ports = testnet_ports(base_port, i);
         write_file(
             &home.config(),
-            &config_for(format!("node-{i}"), ports, peers, gossip_peers).to_toml(),
+            &config_for(format!("node-{i}"), host(i), ports, peers, gossip_peers).to_toml(),
         )?;
     }
     Ok(homes.into_iter().zip(keys).collect())

@@ -152,6 +152,10 @@ enum TestnetCommand {
         chain_id: u64,
         #[arg(long, default_value_t = ChainParams::default().block_time_ms)]
         block_time_ms: u64,
+        /// Comma-separated IPv4 addresses, one per validator, to listen on (default: all on
+        /// 127.0.0.1).
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<std::net::Ipv4Addr>,
     },
 }
 
@@ -195,6 +199,7 @@ fn main() -> anyhow::Result<()> {
             base_port,
             chain_id,
             block_time_ms,
+            hosts,
         }) => {
             if validators == 0 || validators > 100 {
                 bail!("--validators must be between 1 and 100");
@@ -203,12 +208,22 @@ fn main() -> anyhow::Result<()> {
                 block_time_ms,
                 ..ChainParams::default()
             };
-            let homes =
-                home::testnet_init(&output, validators, ChainId(chain_id), base_port, params)?;
+            let homes = home::testnet_init(
+                &output,
+                validators,
+                ChainId(chain_id),
+                base_port,
+                params,
+                &hosts,
+            )?;
             for (i, (h, k)) in homes.iter().enumerate() {
                 let home::Ports { p2p, rpc, gossip } = home::testnet_ports(base_port, i);
+                let ip = hosts
+                    .get(i)
+                    .copied()
+                    .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
                 println!(
-                    "{}  validator {}  p2p 127.0.0.1:{p2p}  gossip 127.0.0.1:{gossip}  rpc http://127.0.0.1:{rpc}",
+                    "{}  validator {}  p2p {ip}:{p2p}  gossip {ip}:{gossip}  rpc http://{ip}:{rpc}",
                     h.0.display(),
                     k.address()
                 );

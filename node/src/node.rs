@@ -102,7 +102,12 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let g = &genesis.genesis;
     let store = Arc::new(Store::open(&home.db(), g.limits)?);
     let guard = Arc::new(
-        FileGuard::open(&home.sign_state(), &home.signature_log()).map_err(StartError::Other)?,
+        FileGuard::open(
+            &home.sign_state(),
+            &home.signature_log(),
+            address.to_string(),
+        )
+        .map_err(StartError::Other)?,
     );
     let ctx = OrdoContext {
         chain_id: g.chain_id,

@@ -19,6 +19,8 @@ pub struct FileGuard {
     path: PathBuf,
     state: Mutex<SignState>,
     log: Mutex<File>,
+    /// The signing validator's address, written on every log line.
+    signer: String,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> String {
@@ -53,8 +55,8 @@ fn write_state(path: &Path, state: &SignState) -> Result<(), String> {
 }
 
 impl FileGuard {
-    /// Loads the state at `path`; `log` is appended to.
-    pub fn open(path: &Path, log: &Path) -> Result<FileGuard, String> {
+    /// Loads the state at `path`; `log` is appended to, each line naming `signer`.
+    pub fn open(path: &Path, log: &Path, signer: String) -> Result<FileGuard, String> {
         for p in [path, log] {
             if let Some(dir) = p.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
@@ -70,6 +72,7 @@ impl FileGuard {
             path: path.to_path_buf(),
             state: Mutex::new(state),
             log: Mutex::new(file),
+            signer,
         })
     }
 }
@@ -94,6 +97,7 @@ impl SignGuard for FileGuard {
                 write_state(&self.path, &next).map_err(GuardError::Storage)?;
                 *state = next;
                 let line = serde_json::json!({
+                    "validator": self.signer,
                     "height": req.height,
                     "round": req.round,
                     "step": step_name(req.step),

@@ -44,7 +44,7 @@ pub fn init(dir: &Path, n: usize) -> (Vec<Home>, u16) {
         timeout_delta_ms: 100,
         ..ChainParams::default()
     };
-    let homes = home::testnet_init(dir, n, CHAIN, base, params).unwrap();
+    let homes = home::testnet_init(dir, n, CHAIN, base, params, &[]).unwrap();
     (homes.into_iter().map(|(h, _)| h).collect(), base)
 }
 
