@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs every test CI runs
-# (unit, property, golden-vector, integration and process tests of the whole workspace).
+# (unit, property, golden-vector, integration and process tests of the whole workspace), then
+# the chaos runner's CI subset (real processes in network namespaces; needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
@@ -16,3 +17,8 @@ else
   echo "test.sh: cargo-nextest not found, using cargo test"
   cargo test --workspace --locked
 fi
+
+# Tier 2: the chaos scenarios marked `ci = true`, one fresh testnet each (about 7 minutes).
+# A failing scenario keeps its directory under chaos-runs/ and fails the run.
+cargo build -q --locked -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
+"$CARGO_TARGET_DIR/debug/ordo-testnet" chaos --ci --dir chaos-runs

@@ -4,12 +4,13 @@
 //!   percentiles at a fixed load, CPU and resident memory per node process.
 //! - [`load`]: the load generator: sustained submission over the gRPC bulk stream, ordered
 //!   throughput and submit-to-ordered latency percentiles.
-//!
-//! The chaos runner and its checkers come with the testnet issue.
+//! - [`chaos`]: the chaos runner: scenarios of faults against real processes, and the checkers
+//!   that judge them.
 // `serde_json::Value` indexing yields `Null` instead of panicking, and the remaining slices
 // are bounded by the lengths they are cut from.
 #![allow(clippy::indexing_slicing)]
 
 pub mod bench;
+pub mod chaos;
 pub mod forced_bench;
 pub mod load;

@@ -64,6 +64,37 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         drain: u64,
     },
+    /// The chaos runner: plays scenario manifests against a fresh testnet of real `ordo`
+    /// processes, one network namespace per node, and prints one JSON verdict per scenario.
+    /// Needs root (namespaces, nft, tc, mount).
+    Chaos {
+        /// Manifest files to run.
+        manifests: Vec<std::path::PathBuf>,
+        /// Run every manifest in --scenarios.
+        #[arg(long)]
+        all: bool,
+        /// Run the manifests of --scenarios marked `ci = true`.
+        #[arg(long)]
+        ci: bool,
+        /// Where the manifests are.
+        #[arg(long, default_value = "testnet/chaos")]
+        scenarios: std::path::PathBuf,
+        /// Where scenario directories go (kept when a check fails).
+        #[arg(long, default_value = "chaos-runs")]
+        dir: std::path::PathBuf,
+        /// Keep the directory of passing scenarios too.
+        #[arg(long)]
+        keep: bool,
+        /// The `ordo` binary (default: beside this one).
+        #[arg(long)]
+        ordo: Option<std::path::PathBuf>,
+        /// The `anvil` binary.
+        #[arg(long, default_value = "contracts/node_modules/.bin/anvil")]
+        anvil: std::path::PathBuf,
+        /// Append every verdict to this JSON-lines file.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Forced-inclusion latency: queues entries on the L1 inbox and reports, per entry and as
     /// percentiles, the time and the L1 blocks until the validators ordered it.
     ForcedBench {
@@ -88,6 +119,43 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Chaos {
+            manifests,
+            all,
+            ci,
+            scenarios,
+            dir,
+            keep,
+            ordo,
+            anvil,
+            out,
+        } => {
+            let ordo = match ordo {
+                Some(p) => p,
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("no directory for this binary")?
+                    .join("ordo"),
+            };
+            let opts = ordo_testnet::chaos::run::RunOptions {
+                ordo: std::path::absolute(ordo)?,
+                anvil: std::path::absolute(anvil)?,
+                dir: std::path::absolute(dir)?,
+                keep,
+                slot: (std::process::id() % 50) as u8,
+            };
+            let ok = ordo_testnet::chaos::run_many(
+                &manifests,
+                all,
+                ci,
+                &scenarios,
+                &opts,
+                out.as_deref(),
+            )?;
+            if !ok {
+                std::process::exit(1);
+            }
+        }
         Command::ForcedBench {
             rpc,
             l1_rpc,
