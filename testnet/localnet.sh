@@ -3,7 +3,10 @@
 #
 #   testnet/localnet.sh up [N]     build ordo if needed, create N validators (default 4) in
 #                                  ./localnet, start anvil (the L1) and deploy the inbox, start
-#                                  the validators, wait until they decide, print heights
+#                                  the validators, wait until they decide; then (on a terminal)
+#                                  watch: a light load, the demo rollup and a live status line
+#                                  per node until Ctrl-C (the testnet keeps running)
+#   testnet/localnet.sh watch      the live view again (load, demo rollup, status lines)
 #   testnet/localnet.sh status     each node's height, round, latest batch and pool size
 #   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
 #   testnet/localnet.sh batch H    fetch batch H from node 0 and verify its certificate
@@ -19,7 +22,9 @@
 # ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target),
 # ORDO_L1 (1: with anvil and forced inclusion, the default; 0: static mode, no L1),
 # ORDO_L1_PORT (default base + 500), ORDO_INCLUSION_DELAY (L1 blocks, default 2),
-# ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals).
+# ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals),
+# ORDO_WATCH (1: `up` ends in the live view, the default on a terminal; 0: it returns at once),
+# ORDO_WATCH_RATE (the live view's light load, tx/s, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -154,6 +159,20 @@ up() {
     echo "node-$i  rpc $(rpc_of "$i")  height $(height "$i" || echo '?')"
   done
   echo "localnet: up. Try: testnet/localnet.sh submit 1 c0ffee && testnet/localnet.sh batch <height>"
+  local want=${ORDO_WATCH:-auto}
+  if [ "$want" = 1 ] || { [ "$want" = auto ] && [ -t 1 ]; }; then
+    watch
+  fi
+}
+
+watch() {
+  [ -x "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" ] || die "not built; run: $0 up"
+  echo "localnet: live view: light load of ${ORDO_WATCH_RATE:-20} tx/s, demo rollup on namespace 7."
+  echo "localnet: Ctrl-C leaves it; the testnet keeps running (testnet/localnet.sh down stops it)."
+  "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" watch --rpc "$(all_rpcs)" \
+    --genesis "$DIR/node-0/genesis.json" --rate "${ORDO_WATCH_RATE:-20}" || true
+  echo
+  echo "localnet: still running. testnet/localnet.sh status | logs N | kill N | restart N | down"
 }
 
 case "${1:-}" in
@@ -179,6 +198,7 @@ case "${1:-}" in
     done
     die "forced transaction $id not ordered within 60 s" ;;
   status) [ -x "$BIN" ] || die "not built; run: $0 up"; status ;;
+  watch) watch ;;
   logs) [ -n "${2:-}" ] || die "usage: $0 logs N"; tail -n 50 -f "$DIR/node-$2/node.log" ;;
   kill) [ -n "${2:-}" ] || die "usage: $0 kill N"; stop_node "$2" KILL; echo "node-$2 killed" ;;
   restart) [ -n "${2:-}" ] || die "usage: $0 restart N"; stop_node "$2"; start_node "$2"; echo "node-$2 restarted" ;;
@@ -192,5 +212,5 @@ case "${1:-}" in
   batch)
     [ -n "${2:-}" ] || die "usage: $0 batch HEIGHT"
     "$BIN" batch get --rpc "$(rpc_of 0)" --height "$2" --genesis "$DIR/node-0/genesis.json" ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+  *) sed -n '2,29p' "$0"; exit 2 ;;
 esac

@@ -58,6 +58,8 @@ pub struct Status {
     pub validators: usize,
     /// Proposals this node refused for their L1 reference or forced entries.
     pub forced_refusals: u64,
+    /// Transactions in the batches this process stored since it started (a rate's numerator).
+    pub txs_since_start: u64,
 }
 
 /// State shared by the app loop, the APIs and gossip.
@@ -849,6 +851,7 @@ impl App {
             s.latest_hash = hash.to_string();
             s.latest_timestamp_ms = d.batch.header.timestamp_ms;
             s.latest_tx_count = d.batch.header.tx_count;
+            s.txs_since_start += u64::from(d.batch.header.tx_count);
             s.pool_size = pool_size;
         }
         info!(height = h, txs = d.batch.txs.len(), %hash, "consensus.decided");

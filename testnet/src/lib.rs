@@ -4,6 +4,8 @@
 //!   percentiles at a fixed load, CPU and resident memory per node process.
 //! - [`load`]: the load generator: sustained submission over the gRPC bulk stream, ordered
 //!   throughput and submit-to-ordered latency percentiles.
+//! - [`watch`]: the live view of a local testnet: light load, a demo rollup, a status line per
+//!   node.
 //! - [`chaos`]: the chaos runner: scenarios of faults against real processes, and the checkers
 //!   that judge them.
 // `serde_json::Value` indexing yields `Null` instead of panicking, and the remaining slices
@@ -14,3 +16,4 @@ pub mod bench;
 pub mod chaos;
 pub mod forced_bench;
 pub mod load;
+pub mod watch;

@@ -64,6 +64,26 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         drain: u64,
     },
+    /// The live view of a running testnet: a light load, a demo rollup following one namespace
+    /// with verified proofs, and a status line per node (height, tx/s, finality p50, peers, L1
+    /// head), redrawn every second until Ctrl-C.
+    Watch {
+        /// Comma-separated node addresses (http://127.0.0.1:27001,...).
+        #[arg(long)]
+        rpc: String,
+        /// The chain's genesis.json (the demo rollup's trust anchor).
+        #[arg(long)]
+        genesis: std::path::PathBuf,
+        /// Light load, transactions per second across all nodes (0: none).
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// The demo rollup's namespace.
+        #[arg(long, default_value_t = 7)]
+        namespace: u64,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+    },
     /// The chaos runner: plays scenario manifests against a fresh testnet of real `ordo`
     /// processes, one network namespace per node, and prints one JSON verdict per scenario.
     /// Needs root (namespaces, nft, tc, mount).
@@ -119,6 +139,40 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Watch {
+            rpc,
+            genesis,
+            rate,
+            namespace,
+            duration,
+        } => {
+            let rpcs = rpc
+                .split(',')
+                .map(|r| {
+                    r.trim()
+                        .trim_start_matches("http://")
+                        .trim_end_matches('/')
+                        .parse()
+                        .with_context(|| format!("--rpc {r}: expected http://<ip>:<port>"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let params = ordo_testnet::watch::WatchParams {
+                rpcs,
+                rate,
+                namespace,
+                genesis,
+                duration: duration.map(Duration::from_secs),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                tokio::select! {
+                    r = ordo_testnet::watch::run(params) => r,
+                    _ = tokio::signal::ctrl_c() => Ok(()),
+                }
+            })?;
+        }
         Command::Chaos {
             manifests,
             all,
