@@ -234,6 +234,21 @@ pub enum Action {
         nodes: Vec<usize>,
         offset_s: i64,
     },
+    /// Cut the proposer of the next height from every other node.
+    IsolateProposer {},
+    /// Cut `bytes` off the end of the nodes' consensus WAL (stopped nodes: a torn last write).
+    TearWal {
+        nodes: Vec<usize>,
+        bytes: u64,
+    },
+    /// Fill the nodes' `data` tmpfs (see `setup.tmpfs`) to the last byte.
+    FillDisk {
+        nodes: Vec<usize>,
+    },
+    /// Remove what `fill_disk` wrote.
+    FreeDisk {
+        nodes: Vec<usize>,
+    },
     /// Remove every network fault (nft rules and traffic caps). (A struct variant, so that
     /// stray fields are refused.)
     Heal {},
@@ -295,7 +310,16 @@ impl Manifest {
                 | Action::Resume { nodes }
                 | Action::CutL1 { nodes }
                 | Action::Bandwidth { nodes, .. }
-                | Action::Skew { nodes, .. } => check("fault", nodes)?,
+                | Action::Skew { nodes, .. }
+                | Action::TearWal { nodes, .. } => check("fault", nodes)?,
+                Action::FillDisk { nodes } | Action::FreeDisk { nodes } => {
+                    check("fault", nodes)?;
+                    if let Some(i) = nodes.iter().find(|i| !self.setup.tmpfs.contains(i)) {
+                        return Err(format!(
+                            "fill_disk/free_disk: node {i} is not in setup.tmpfs"
+                        ));
+                    }
+                }
                 Action::Partition { groups } => {
                     let all: Vec<usize> = groups.iter().flatten().copied().collect();
                     check("partition", &all)?;

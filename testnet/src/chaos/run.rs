@@ -95,9 +95,17 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// Starts node `i` unless it is running (a node that exited by itself, e.g. on a full disk,
+    /// is reaped and started again).
     fn start(&mut self, i: usize) -> anyhow::Result<()> {
-        if self.procs.get(i).is_some_and(Option::is_some) {
-            return Ok(());
+        if let Some(c) = self.procs[i].as_mut() {
+            match c.try_wait()? {
+                None => return Ok(()),
+                Some(status) => {
+                    eprintln!("chaos: node {i} had exited ({status}); starting it again");
+                    self.procs[i] = None;
+                }
+            }
         }
         let home = &self.homes[i];
         let log = std::fs::OpenOptions::new()
@@ -469,6 +477,47 @@ fn describe(a: &Action) -> String {
     serde_json::to_string(&format!("{a:?}")).unwrap_or_default()
 }
 
+/// Writes zeros to `path` until the file system is full.
+fn fill(path: &Path) -> anyhow::Result<()> {
+    let mut f = std::fs::File::create(path)?;
+    let chunk = vec![0u8; 1 << 20];
+    loop {
+        match f.write_all(&chunk) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The last partial chunk, byte by byte in halves, down to nothing left.
+    let mut n = chunk.len() / 2;
+    while n > 0 {
+        if f.write_all(&chunk[..n]).is_err() {
+            n /= 2;
+        }
+    }
+    let _ = f.sync_all();
+    Ok(())
+}
+
+/// The node that proposes the height after the highest one any node reports, round 0.
+async fn next_proposer(c: &Cluster) -> anyhow::Result<usize> {
+    let hs = futures::future::join_all(c.rpcs.iter().map(|a| status_height(*a))).await;
+    let h = hs.into_iter().flatten().max().unwrap_or(0);
+    let g = Genesis::read(&c.homes[0].genesis())?;
+    let round = ordo_consensus::mc::Round::new(0);
+    let addr = g
+        .set
+        .proposer(ordo_consensus::ConsHeight(h + 1), round)
+        .address
+        .to_string();
+    for (i, home) in c.homes.iter().enumerate() {
+        if Keys::read(home)?.address().to_string() == addr {
+            return Ok(i);
+        }
+    }
+    bail!("no node holds the proposer's key {addr}")
+}
+
 /// Plays one action; returns a description for the event log.
 async fn apply(
     c: &mut Cluster,
@@ -545,6 +594,36 @@ async fn apply(
             }
         }
         Action::Heal {} => f.heal(),
+        Action::IsolateProposer {} => {
+            let p = next_proposer(c).await?;
+            events.push(&json!({"t_ms": now_ms(), "isolated": p}));
+            let others: Vec<usize> = (0..f.n).filter(|i| *i != p).collect();
+            f.partition(&c.net, &[vec![p], others]);
+        }
+        Action::TearWal { nodes, bytes } => {
+            for &i in nodes {
+                if c.procs[i].is_some() {
+                    bail!("tear_wal: node {i} is running; kill it first");
+                }
+                let wal = c.homes[i].wal();
+                let len = std::fs::metadata(&wal)?.len();
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&wal)?
+                    .set_len(len.saturating_sub(*bytes))?;
+                events.push(&json!({"t_ms": now_ms(), "torn_wal": i, "from": len, "bytes": bytes}));
+            }
+        }
+        Action::FillDisk { nodes } => {
+            for &i in nodes {
+                fill(&c.homes[i].0.join("data/fill"))?;
+            }
+        }
+        Action::FreeDisk { nodes } => {
+            for &i in nodes {
+                std::fs::remove_file(c.homes[i].0.join("data/fill"))?;
+            }
+        }
         Action::Flap { until_s, period_ms } => {
             let until = t0 + Duration::from_secs_f64(*until_s);
             let mut order: Vec<usize> = (0..f.n).collect();
