@@ -137,6 +137,19 @@ enum Command {
     },
 }
 
+/// `http://<ip>:<port>[,...]` as socket addresses.
+fn parse_rpcs(list: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    list.split(',')
+        .map(|r| {
+            r.trim()
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .with_context(|| format!("--rpc {r}: expected http://<ip>:<port>"))
+        })
+        .collect()
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Watch {
@@ -146,16 +159,7 @@ fn main() -> anyhow::Result<()> {
             namespace,
             duration,
         } => {
-            let rpcs = rpc
-                .split(',')
-                .map(|r| {
-                    r.trim()
-                        .trim_start_matches("http://")
-                        .trim_end_matches('/')
-                        .parse()
-                        .with_context(|| format!("--rpc {r}: expected http://<ip>:<port>"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let rpcs = parse_rpcs(&rpc)?;
             let params = ordo_testnet::watch::WatchParams {
                 rpcs,
                 rate,
@@ -245,16 +249,7 @@ fn main() -> anyhow::Result<()> {
             duration,
             fanout,
         } => {
-            let rpcs = rpc
-                .split(',')
-                .map(|r| {
-                    r.trim()
-                        .trim_start_matches("http://")
-                        .trim_end_matches('/')
-                        .parse()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .context("--rpc: expected http://<ip>:<port>[,...]")?;
+            let rpcs = parse_rpcs(&rpc)?;
             let pids = pids
                 .split(',')
                 .filter(|s| !s.is_empty())
