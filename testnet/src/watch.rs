@@ -6,7 +6,7 @@
 //! the moment the node answers that the transaction is in a certified batch on its disk.
 
 use futures::StreamExt as _;
-use ordo_client::{Ack, Client, SliceVerifier, StreamEvent, TrustAnchor};
+use ordo_client::{Ack, Client, SliceVerifier, TrustAnchor};
 use ordo_node::genesis::Genesis;
 use ordo_types::{Height, Namespace};
 use serde_json::Value;
@@ -115,9 +115,7 @@ async fn demo_rollup(p: WatchParams, state: Arc<Mutex<Rollup>>) -> anyhow::Resul
                     .filter(|t| t.payload().starts_with(b"demo"))
                     .count() as u64;
             }
-            Err(e @ StreamEvent::Rejected { .. }) | Err(e @ StreamEvent::NodeFailed { .. }) => {
-                r.last_error = Some(e.to_string());
-            }
+            Err(e) => r.last_error = Some(e.to_string()),
         }
     }
     Ok(())

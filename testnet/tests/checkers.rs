@@ -328,32 +328,76 @@ fn late_missing_early_or_doubled_forced_entries_fail() {
 }
 
 #[test]
-fn a_bad_certificate_fails_validity() {
+fn real_certificates_pass_validity_and_bad_ones_fail() {
+    use ordo_types::bls::{Certificate, SignerBitmap, attestation_message};
+    use ordo_types::{ChainId, Hash, Height, Round};
     let dir = std::env::temp_dir().join(format!("ordo-checkers-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let homes = ordo_node::home::testnet_init(
         &dir,
         4,
-        ordo_types::ChainId(1),
+        ChainId(1),
         40000,
         ordo_node::genesis::ChainParams::default(),
         &[],
     )
     .unwrap();
     let genesis = ordo_node::genesis::Genesis::read(&homes[0].0.genesis()).unwrap();
-    let mut ev = healthy();
-    ev.decisions.truncate(1);
-    ev.decisions[0].truncate(2);
-    ev.decisions[0][0].cert = "zz".into();
-    ev.decisions[0][1].cert = "00".repeat(150);
-    let out = check::validity(&ev, &genesis);
-    assert!(!out.ok);
-    assert!(
+    let set = &genesis.set.set;
+    // Heights 1..=3, each certified by validators of nodes 0, 1 and 2 (a quorum of four).
+    let certify = |height: u64| {
+        let batch = Hash([height as u8; 32]);
+        let msg = attestation_message(ChainId(1), Height(height), Round(0), &batch);
+        let votes: Vec<_> = homes[..3]
+            .iter()
+            .map(|(_, k)| (set.index_of(&k.address()).unwrap(), k.bls.sign(&msg)))
+            .collect();
+        let cert = Certificate::aggregate(set, ChainId(1), Height(height), Round(0), batch, &votes)
+            .unwrap()
+            .certificate;
+        Decision {
+            hash: batch.to_string(),
+            certificate: cert.hash().to_string(),
+            cert: hex::encode(cert.encode()),
+            ..decision(height, height * 1000)
+        }
+    };
+    let good = Evidence {
+        decisions: vec![(1..=3).map(certify).collect()],
+        ..Evidence::default()
+    };
+    let out = check::validity(&good, &genesis);
+    assert!(out.ok, "{out:?}");
+    assert!(out.detail.starts_with("3 certificates verified"), "{out:?}");
+
+    let bad = |f: &dyn Fn(&mut Decision)| {
+        let mut ev = good.clone();
+        f(&mut ev.decisions[0][1]);
+        let out = check::validity(&ev, &genesis);
+        assert!(!out.ok);
+        assert!(out.detail.starts_with("node 0 height 2: "), "{out:?}");
         out.detail
-            .contains("node 0 height 1: certificate does not decode"),
-        "{out:?}"
-    );
-    assert!(out.detail.contains("node 0 height 2"), "{out:?}");
+    };
+    assert!(bad(&|d| d.cert = "zz".into()).contains("certificate does not decode"));
+    // Signed for another batch than the one decided.
+    assert!(bad(&|d| d.hash = Hash([9; 32]).to_string()).contains("the certificate is for batch"));
+    // Height 1's certificate logged for height 2.
+    let one = good.decisions[0][0].cert.clone();
+    assert!(bad(&|d| d.cert = one.clone()).contains("the certificate is for height 1, not 2"));
+    // Two signers of four named: under the quorum.
+    let under = |d: &mut Decision| {
+        let bytes = hex::decode(&d.cert).unwrap();
+        let mut c = Certificate::decode(&bytes, &genesis.genesis.limits).unwrap();
+        let mut two = SignerBitmap::new(4);
+        for i in c.signers.indices(4).unwrap().into_iter().take(2) {
+            two.set(i);
+        }
+        c.signers = two;
+        d.cert = hex::encode(c.encode());
+    };
+    assert!(bad(&under).contains("signers hold 2 of 4 voting power"));
+    // The certificate is sound but not the one whose hash the node logged.
+    assert!(bad(&|d| d.certificate = Hash([1; 32]).to_string()).contains("hash differs"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

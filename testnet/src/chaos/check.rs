@@ -319,7 +319,11 @@ pub fn no_equivocation(ev: &Evidence, expect: &Expect) -> Outcome {
         problems,
         format!(
             "{count} signatures by {} honest keys, one value per step",
-            ev.keys.len() - byzantine.len().min(ev.keys.len())
+            ev.keys
+                .iter()
+                .filter(|k| !byzantine.contains(k.as_str()))
+                .collect::<BTreeSet<_>>()
+                .len()
         ),
     )
 }

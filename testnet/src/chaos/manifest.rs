@@ -343,19 +343,4 @@ impl Manifest {
         }
         Ok(())
     }
-
-    /// When the faults start and when they are healed (the last scheduled fault, or the end of
-    /// a flapping period), in seconds; `(0, 0)` without faults.
-    pub fn fault_window(&self) -> (f64, f64) {
-        let first = self.faults.first().map_or(0.0, |f| f.at_s);
-        let heal = self
-            .faults
-            .iter()
-            .map(|f| match f.action {
-                Action::Flap { until_s, .. } => until_s,
-                _ => f.at_s,
-            })
-            .fold(first, f64::max);
-        (first, heal)
-    }
 }

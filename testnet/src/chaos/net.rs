@@ -138,11 +138,6 @@ impl Net {
         c
     }
 
-    /// The current rules of every namespace (the L1 last).
-    pub fn rules(&self) -> Vec<Rules> {
-        self.applied.clone()
-    }
-
     /// Makes `want` the rules of every namespace, touching only those that change.
     pub fn apply(&mut self, want: &[Rules]) -> anyhow::Result<()> {
         for (i, r) in want.iter().enumerate().take(self.nodes + 1) {

@@ -80,6 +80,15 @@ impl Lines {
     }
 }
 
+fn send(c: &Child, sig: &str) -> anyhow::Result<()> {
+    net::run(
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(c.id().to_string()),
+    )
+    .map(|_| ())
+}
+
 /// The node processes, anvil and the tmpfs mounts of one scenario; all stopped on drop, before
 /// the namespaces go.
 struct Cluster {
@@ -130,40 +139,32 @@ impl Cluster {
         Ok(())
     }
 
-    fn signal(&mut self, i: usize, sig: &str) -> anyhow::Result<()> {
-        if let Some(c) = &self.procs[i] {
-            net::run(
-                Command::new("kill")
-                    .arg(format!("-{sig}"))
-                    .arg(c.id().to_string()),
-            )?;
+    fn signal(&self, i: usize, sig: &str) -> anyhow::Result<()> {
+        match &self.procs[i] {
+            Some(c) => send(c, sig),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Stops node `i` with `sig` (TERM: waits up to 15 s, then KILL) and reaps it.
-    fn stop(&mut self, i: usize, sig: &str) -> anyhow::Result<()> {
+    /// Stops node `i` with `sig` (TERM: waits up to 15 s, then KILL) and reaps it. Waits
+    /// without blocking the runtime, so sampling and load go on meanwhile.
+    async fn stop(&mut self, i: usize, sig: &str) -> anyhow::Result<()> {
         let Some(mut c) = self.procs[i].take() else {
             return Ok(());
         };
-        let _ = net::run(
-            Command::new("kill")
-                .arg(format!("-{sig}"))
-                .arg(c.id().to_string()),
-        );
+        // A process that is already gone cannot be signalled; the wait below tells.
+        let _ = send(&c, sig);
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if c.try_wait()?.is_some() {
-                return Ok(());
-            }
+        while c.try_wait()?.is_none() {
             if Instant::now() > deadline {
                 eprintln!("chaos: node {i} ignored SIG{sig} for 15 s; killing it");
                 let _ = c.kill();
                 c.wait()?;
-                return Ok(());
+                break;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        Ok(())
     }
 }
 
@@ -473,10 +474,6 @@ impl Faults {
     }
 }
 
-fn describe(a: &Action) -> String {
-    serde_json::to_string(&format!("{a:?}")).unwrap_or_default()
-}
-
 /// Writes zeros to `path` until the file system is full.
 fn fill(path: &Path) -> anyhow::Result<()> {
     let mut f = std::fs::File::create(path)?;
@@ -530,7 +527,7 @@ async fn apply(
     match a {
         Action::Kill { nodes, signal } => {
             for &i in nodes {
-                c.stop(i, signal)?;
+                c.stop(i, signal).await?;
             }
         }
         Action::Start { nodes } => {
@@ -540,7 +537,7 @@ async fn apply(
         }
         Action::Restart { nodes } => {
             for &i in nodes {
-                c.stop(i, "TERM")?;
+                c.stop(i, "TERM").await?;
                 c.start(i)?;
             }
         }
@@ -556,7 +553,7 @@ async fn apply(
         }
         Action::Skew { nodes, offset_s } => {
             for &i in nodes {
-                c.stop(i, "TERM")?;
+                c.stop(i, "TERM").await?;
                 c.skew[i] = (*offset_s != 0).then_some(*offset_s);
                 c.start(i)?;
             }
@@ -696,45 +693,37 @@ pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict
     let mut rng = StdRng::seed_from_u64(m.seed);
     let mut first_fault_ms = None;
     let mut heal_ms = start_ms;
-    let progress = |t: Instant, c: &Cluster| {
-        let rpcs = c.rpcs.clone();
-        async move {
+    // Sleeps until `at`, printing the nodes' heights every 5 s.
+    let wait_until = |at: Instant, rpcs: Vec<SocketAddr>| async move {
+        while Instant::now() + Duration::from_secs(5) < at {
+            tokio::time::sleep(Duration::from_secs(5)).await;
             let hs = futures::future::join_all(rpcs.iter().map(|a| status_height(*a))).await;
             let hs: Vec<String> = hs
                 .iter()
                 .map(|h| h.map_or("-".into(), |h| h.to_string()))
                 .collect();
-            format!(
+            say(format!(
                 "{:5.1} s  heights {}",
-                t.elapsed().as_secs_f64(),
+                t0.elapsed().as_secs_f64(),
                 hs.join(" ")
-            )
-        }
-    };
-    for f in &m.faults {
-        let at = t0 + Duration::from_secs_f64(f.at_s);
-        while Instant::now() + Duration::from_secs(5) < at {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            say(progress(t0, &c).await);
+            ));
         }
         tokio::time::sleep_until(at.into()).await;
+    };
+    for f in &m.faults {
+        wait_until(t0 + Duration::from_secs_f64(f.at_s), c.rpcs.clone()).await;
         let now = now_ms();
         first_fault_ms.get_or_insert(now);
         say(format!(
-            "{:5.1} s  {}",
+            "{:5.1} s  {:?}",
             t0.elapsed().as_secs_f64(),
-            describe(&f.action)
+            f.action
         ));
-        events.push(&json!({"t_ms": now, "at_s": f.at_s, "action": describe(&f.action)}));
+        events.push(&json!({"t_ms": now, "at_s": f.at_s, "action": format!("{:?}", f.action)}));
         apply(&mut c, &mut faults, &f.action, &mut rng, t0, &events).await?;
         heal_ms = now_ms();
     }
-    let end = t0 + Duration::from_secs(m.duration_s);
-    while Instant::now() + Duration::from_secs(5) < end {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        say(progress(t0, &c).await);
-    }
-    tokio::time::sleep_until(end.into()).await;
+    wait_until(t0 + Duration::from_secs(m.duration_s), c.rpcs.clone()).await;
     stop_load.store(true, Relaxed);
     let _ = loader.await;
     let _ = forcer.await;
@@ -748,7 +737,7 @@ pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict
     // The nodes stop before their logs are read; the namespaces go with the cluster.
     for i in 0..m.nodes {
         let _ = c.signal(i, "CONT");
-        c.stop(i, "TERM")?;
+        c.stop(i, "TERM").await?;
     }
     let timeline = Timeline {
         start_ms,
