@@ -8,7 +8,7 @@
 //! - [`guard`]: the pure double-sign rule.
 //! - [`parts`]: splitting a batch into proposal parts and reassembling them, bounded.
 //! - [`validity`]: proposal validity as a pure function.
-//! - [`forced`]: the forced-inclusion rule as a pure function (not yet part of validity).
+//! - [`forced`]: the forced-inclusion rule as a pure function (checked by [`validity`]).
 //! - [`codec`]: protobuf codecs for everything the engine sends or logs.
 //!
 //! No I/O happens here: persistence, clocks and networking come from `ordo-node`.

@@ -839,20 +839,16 @@ impl App {
         }
         let _ = writeln!(self.decisions, "{line}");
         let ordered = d.batch.txs.iter().map(BatchTx::namespace).zip(ids);
-        let pool_size = match self.shared.pool.lock() {
-            Ok(mut p) => {
-                p.commit(ordered);
-                p.len()
-            }
-            Err(_) => 0,
-        };
+        if let Ok(mut p) = self.shared.pool.lock() {
+            p.commit(ordered);
+        }
         if let Ok(mut s) = self.shared.status.lock() {
             s.height = h;
             s.latest_hash = hash.to_string();
             s.latest_timestamp_ms = d.batch.header.timestamp_ms;
             s.latest_tx_count = d.batch.header.tx_count;
             s.txs_since_start += u64::from(d.batch.header.tx_count);
-            s.pool_size = pool_size;
+            // pool_size is read live by `Shared::status_now`.
         }
         info!(height = h, txs = d.batch.txs.len(), %hash, "consensus.decided");
         Ok(())

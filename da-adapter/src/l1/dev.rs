@@ -105,9 +105,8 @@ impl Drop for Anvil {
 
 /// The L1's latest block number (for measurements).
 pub async fn block_number(rpc: &str) -> Result<u64, L1Error> {
-    let url = rpc
-        .parse()
-        .map_err(|e| L1Error::Config(format!("bad L1 RPC URL {rpc:?}: {e}")))?;
-    let provider: RootProvider = RootProvider::new_http(url);
-    provider.get_block_number().await.map_err(L1Error::rpc)
+    super::inbox::read_provider(rpc)?
+        .get_block_number()
+        .await
+        .map_err(L1Error::rpc)
 }

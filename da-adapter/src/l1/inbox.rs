@@ -64,6 +64,11 @@ fn url(rpc: &str) -> Result<reqwest_url::Url, L1Error> {
         .map_err(|e| L1Error::Config(format!("bad L1 RPC URL {rpc:?}: {e}")))
 }
 
+/// A read-only provider for `rpc`.
+pub(crate) fn read_provider(rpc: &str) -> Result<alloy::providers::RootProvider, L1Error> {
+    url(rpc).map(alloy::providers::RootProvider::new_http)
+}
+
 // alloy re-exports the URL type it takes.
 mod reqwest_url {
     pub use alloy::transports::http::reqwest::Url;

@@ -286,13 +286,14 @@ impl L1Reader {
             }
             let keep = s.hashes.split_off(&l1_number);
             s.hashes = keep;
-            s.status.pending_entries = s.entries.len();
         }
         if let Err(e) = self.inner.cache.prune(next, l1_number) {
             warn!(error = %e, "l1.prune_failed");
         }
     }
 
+    /// The source's status: the reading position is derived here; `State::status` keeps
+    /// only the endpoint, the last error and the halt.
     pub fn status(&self) -> L1Status {
         let s = self.state();
         L1Status {
@@ -345,11 +346,7 @@ pub fn spawn_source(
     let providers = cfg
         .rpc
         .iter()
-        .map(|u| {
-            u.parse()
-                .map(RootProvider::new_http)
-                .map_err(|e| L1Error::Config(format!("bad L1 RPC URL {u:?}: {e}")))
-        })
+        .map(|u| super::inbox::read_provider(u))
         .collect::<Result<Vec<_>, _>>()?;
     let cache = L1Cache::open(cache_path)?;
     let loaded = cache.load(&limits, MAX_HASHES)?;
@@ -548,7 +545,6 @@ impl Follower {
             let count = range.entries.len();
             s.entries.extend(range.entries);
             s.read_to = Some(range.read_to);
-            s.status.pending_entries = s.entries.len();
             if count > 0 {
                 info!(
                     from,
