@@ -79,6 +79,8 @@ pub struct Shared {
     pub heights: tokio::sync::watch::Sender<u64>,
     /// Set once consensus has started: `/health` answers 200 from then on.
     pub ready: std::sync::atomic::AtomicBool,
+    /// The fault layer's settings, in a build with the `chaos` feature.
+    pub net_faults: Option<ordo_p2p::faults::FaultKnob>,
 }
 
 /// Most proposals of the next height held until it starts.

@@ -87,6 +87,10 @@ pub struct TestingSection {
     /// Write every decided transaction id into `data/decisions.log` (the chaos runner's
     /// durability check reads them).
     pub log_tx_ids: bool,
+    /// Sign and send a second, conflicting vote for every vote and a second proposal for every
+    /// proposal: an equivocating validator double. Needs an `ordo` built with
+    /// `--features ordo-node/chaos`; other builds refuse to start with it.
+    pub equivocate: bool,
 }
 
 /// The whole `config.toml`.

@@ -8,6 +8,8 @@
 //!   the signing state; [`signguard`]: the durable double-sign guard.
 //! - [`app`]: the answers to malachite's `AppMsg`s (transactions come from `ordo-mempool`).
 //! - [`ingress`]: admission, gossip hand-off and ordered acknowledgements, for every way in.
+//! - [`seam`]: the consensus network the engine is given (with the chaos feature, the fault
+//!   layer and the equivocating double in front of libp2p).
 //! - [`node`]: starting and stopping all of it; [`grpc`]: the rollup API; [`rpc`]: the HTTP API
 //!   (same port); [`http`]: a small HTTP client.
 //! - [`l1`]: `ordo l1 deploy` and `ordo l1 enqueue` (the L1 reader is in `ordo-da-adapter`).
@@ -23,5 +25,6 @@ pub mod keyfile;
 pub mod l1;
 pub mod node;
 pub mod rpc;
+pub mod seam;
 pub mod signguard;
 pub mod store;

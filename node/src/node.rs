@@ -8,8 +8,8 @@ use crate::home::{Home, Keys};
 use crate::signguard::FileGuard;
 use crate::store::Store;
 use malachitebft_app_channel::{
-    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, SyncContext,
-    WalContext, start_engine,
+    ConsensusContext, EngineBuilder, EngineHandle, NetworkIdentity, RequestContext, SyncContext,
+    WalContext,
 };
 use ordo_consensus::codec::ProtoCodec;
 use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
@@ -112,27 +112,40 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let ctx = OrdoContext {
         chain_id: g.chain_id,
     };
+    let signature_log = guard.log();
     let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard);
     let codec = ProtoCodec { limits: g.limits };
     let keypair =
         ordo_p2p::node_keypair(*keys.node).map_err(|e| StartError::Other(e.to_string()))?;
     let identity = NetworkIdentity::new(config.moniker.clone(), keypair, Some(address.to_string()));
     let me = ValidatorAddress(address);
-    let (channels, engine) = start_engine(
-        ctx,
-        EngineConfig::new(&config, &g.limits)?,
-        WalContext::new(home.wal(), codec),
-        NetworkContext::new(identity, codec),
-        ConsensusContext::new_validator(
+    let engine_config = EngineConfig::new(&config, &g.limits)?;
+    let network = crate::seam::spawn(
+        &engine_config,
+        identity,
+        codec,
+        &config.testing,
+        crate::seam::Double {
+            ctx,
+            address: me,
+            key: &keys.consensus,
+            signature_log,
+        },
+    )
+    .await?;
+    let (channels, engine) = EngineBuilder::new(ctx, engine_config)
+        .with_default_wal(WalContext::new(home.wal(), codec))
+        .with_custom_network(network.actor, network.tx)
+        .with_default_sync(SyncContext::new(codec))
+        .with_default_consensus(ConsensusContext::new_validator(
             me,
             Box::new(OrdoVerifier { chain: g.chain_id }),
             Box::new(signer.clone()),
-        ),
-        SyncContext::new(codec),
-        RequestContext::new(100),
-    )
-    .await
-    .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
+        ))
+        .with_default_request(RequestContext::new(100))
+        .build()
+        .await
+        .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
     let gossip = match &config.gossip {
         Some(section) => Some(start_gossip(section, *keys.node, g)?),
         None => None,
@@ -184,6 +197,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         }),
         genesis: genesis.clone(),
         l1: l1.as_ref().map(|c| c.reader.clone()),
+        net_faults: network.faults,
     });
     let decisions = std::fs::OpenOptions::new()
         .create(true)

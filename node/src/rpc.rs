@@ -10,6 +10,7 @@
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
+//! | GET, POST | `/testing/net-faults` | the fault layer's settings and counters; POST `{"delay_ms", "jitter_ms", "duplicate_percent", "reorder_percent", "seed"}` (all optional, absent = 0) replaces them; 404 in a build without `--features ordo-node/chaos` |
 
 use crate::app::Shared;
 use crate::ingress::{Submission, TxState};
@@ -43,6 +44,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/batch/{height}", get(batch))
         .route("/v1/batch/{height}/raw", get(batch_raw))
         .route("/v1/validators", get(validators))
+        .route("/testing/net-faults", get(net_faults).post(set_net_faults))
         .with_state(shared)
         .merge(grpc)
 }
@@ -214,4 +216,75 @@ async fn validators(State(s): S) -> Response {
         "validators": g.set.set.validators(),
     }))
     .into_response()
+}
+
+fn no_fault_layer() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        "this node has no fault layer: build ordo with `--features ordo-node/chaos`",
+    )
+}
+
+fn net_faults_json(knob: &ordo_p2p::faults::FaultKnob) -> Value {
+    let (f, stats) = knob.get();
+    json!({
+        "delay_ms": f.delay_ms,
+        "jitter_ms": f.jitter_ms,
+        "duplicate_percent": f.duplicate_percent,
+        "reorder_percent": f.reorder_percent,
+        "stats": {
+            "delayed": stats.delayed,
+            "duplicated": stats.duplicated,
+            "reordered": stats.reordered,
+        },
+    })
+}
+
+async fn net_faults(State(s): S) -> Response {
+    match &s.net_faults {
+        Some(knob) => Json(net_faults_json(knob)).into_response(),
+        None => no_fault_layer(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetNetFaults {
+    #[serde(default)]
+    delay_ms: u32,
+    #[serde(default)]
+    jitter_ms: u32,
+    #[serde(default)]
+    duplicate_percent: u8,
+    #[serde(default)]
+    reorder_percent: u8,
+    seed: Option<u64>,
+}
+
+async fn set_net_faults(
+    State(s): S,
+    body: Result<Json<SetNetFaults>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Some(knob) = &s.net_faults else {
+        return no_fault_layer();
+    };
+    let Ok(Json(req)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"delay_ms\", \"jitter_ms\", \"duplicate_percent\", \"reorder_percent\", \"seed\"} (each optional)",
+        );
+    };
+    let faults = ordo_p2p::faults::NetFaults {
+        delay_ms: req.delay_ms,
+        jitter_ms: req.jitter_ms,
+        duplicate_percent: req.duplicate_percent,
+        reorder_percent: req.reorder_percent,
+    };
+    match knob.set(faults, req.seed) {
+        Ok(()) => {
+            tracing::warn!(?faults, "testing.net_faults");
+            Json(net_faults_json(knob)).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
 }

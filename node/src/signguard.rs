@@ -18,9 +18,64 @@ use std::sync::Mutex;
 pub struct FileGuard {
     path: PathBuf,
     state: Mutex<SignState>,
-    log: Mutex<File>,
-    /// The signing validator's address, written on every log line.
+    log: std::sync::Arc<SignLog>,
+}
+
+/// The signature log: one JSON line per signature released, naming the validator.
+#[derive(Debug)]
+pub struct SignLog {
+    file: Mutex<File>,
+    /// The signing validator's address, written on every line.
     signer: String,
+}
+
+impl SignLog {
+    /// Opens `path` for appending (creating it and its directory).
+    pub fn open(path: &Path, signer: String) -> Result<SignLog, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io_err(path, e))?;
+        Ok(SignLog {
+            file: Mutex::new(file),
+            signer,
+        })
+    }
+
+    /// Appends one line. The log is for checkers; a failed write is not an error.
+    fn record(&self, req: &SignRequest) {
+        let line = serde_json::json!({
+            "validator": self.signer,
+            "height": req.height,
+            "round": req.round,
+            "step": step_name(req.step),
+            "value": req.value.map(|h| h.to_string()),
+        });
+        let mut text = line.to_string();
+        text.push('\n');
+        if let Ok(mut log) = self.file.lock() {
+            // One write per line: appends from another process (the checkers read while
+            // nodes run) never see half a line followed by another.
+            let _ = log.write_all(text.as_bytes());
+        }
+    }
+}
+
+/// A guard that refuses nothing and logs every signature: the signer of the equivocating
+/// validator double (`testing.equivocate`), whose second, conflicting signatures must reach the
+/// signature log for the checkers to see them.
+#[derive(Debug)]
+pub struct RecordOnly(pub std::sync::Arc<SignLog>);
+
+impl SignGuard for RecordOnly {
+    fn permit(&self, req: &SignRequest) -> Result<(), GuardError> {
+        self.0.record(req);
+        Ok(())
+    }
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> String {
@@ -57,23 +112,21 @@ fn write_state(path: &Path, state: &SignState) -> Result<(), String> {
 impl FileGuard {
     /// Loads the state at `path`; `log` is appended to, each line naming `signer`.
     pub fn open(path: &Path, log: &Path, signer: String) -> Result<FileGuard, String> {
-        for p in [path, log] {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-            }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         }
         let state = read_state(path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| io_err(log, e))?;
         Ok(FileGuard {
             path: path.to_path_buf(),
             state: Mutex::new(state),
-            log: Mutex::new(file),
-            signer,
+            log: std::sync::Arc::new(SignLog::open(log, signer)?),
         })
+    }
+
+    /// The signature log this guard appends to (shared with the equivocating double, so that
+    /// the two write whole lines in turn).
+    pub fn log(&self) -> std::sync::Arc<SignLog> {
+        self.log.clone()
     }
 }
 
@@ -96,17 +149,8 @@ impl SignGuard for FileGuard {
             Permit::Record(next) => {
                 write_state(&self.path, &next).map_err(GuardError::Storage)?;
                 *state = next;
-                let line = serde_json::json!({
-                    "validator": self.signer,
-                    "height": req.height,
-                    "round": req.round,
-                    "step": step_name(req.step),
-                    "value": req.value.map(|h| h.to_string()),
-                });
-                if let Ok(mut log) = self.log.lock() {
-                    // The log is for checkers; the fsynced state above is what protects.
-                    let _ = writeln!(log, "{line}");
-                }
+                // The log is for checkers; the fsynced state above is what protects.
+                self.log.record(req);
                 Ok(())
             }
         }

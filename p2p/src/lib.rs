@@ -9,6 +9,7 @@
 //!
 //! [`gossip`] is the second swarm: transaction gossip over gossipsub.
 
+pub mod faults;
 pub mod gossip;
 
 use bytesize::ByteSize;

@@ -218,13 +218,15 @@ pub fn check_agreement(c: &Cluster, upto: u64) -> Vec<Decided> {
     out
 }
 
-/// Reads a node's signature log and fails on two different values signed at one
-/// (height, round, step), or on a log that is missing or empty (a check of nothing); returns
-/// the number of signatures.
-pub fn check_no_equivocation(home: &Home) -> usize {
+/// (height, round, step) of a signature.
+pub type SignedStep = (u64, u64, String);
+
+/// A node's signature log as (height, round, step) → the distinct values signed there, and the
+/// number of lines; a missing log fails.
+pub fn signed_values(home: &Home) -> (HashMap<SignedStep, Vec<Value>>, usize) {
     let text = std::fs::read_to_string(home.signature_log())
         .unwrap_or_else(|e| panic!("{}: {e}", home.signature_log().display()));
-    let mut seen: HashMap<(u64, u64, String), Value> = HashMap::new();
+    let mut seen: HashMap<SignedStep, Vec<Value>> = HashMap::new();
     let mut n = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -233,16 +235,27 @@ pub fn check_no_equivocation(home: &Home) -> usize {
             v["round"].as_u64().unwrap(),
             v["step"].as_str().unwrap().to_string(),
         );
-        if let Some(prev) = seen.get(&key) {
-            assert_eq!(
-                prev,
-                &v["value"],
-                "{}: signed two values at {key:?}",
-                home.0.display()
-            );
+        let values = seen.entry(key).or_default();
+        if !values.contains(&v["value"]) {
+            values.push(v["value"].clone());
         }
-        seen.insert(key, v["value"].clone());
         n += 1;
+    }
+    (seen, n)
+}
+
+/// Reads a node's signature log and fails on two different values signed at one
+/// (height, round, step), or on a log that is missing or empty (a check of nothing); returns
+/// the number of signatures.
+pub fn check_no_equivocation(home: &Home) -> usize {
+    let (seen, n) = signed_values(home);
+    for (key, values) in &seen {
+        assert_eq!(
+            values.len(),
+            1,
+            "{}: signed two values at {key:?}: {values:?}",
+            home.0.display()
+        );
     }
     assert!(n > 0, "{}: no signatures logged", home.0.display());
     n

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 mod api;
+#[cfg(feature = "chaos")]
+mod chaos;
 mod cluster;
 mod consensus;
 mod forced;
