@@ -11,14 +11,16 @@ testnet/install-deps.sh
 # The committed contract artifacts must be what the pinned solc builds from the sources.
 node contracts/build.mjs --check
 
+# `--all-features`: the chaos build (ordo-node/chaos: the fault layer and the equivocating
+# double) is tested too, and the chaos runner below reuses the same build.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --profile ci
+  cargo nextest run --workspace --all-features --locked --profile ci
 else
   echo "test.sh: cargo-nextest not found, using cargo test"
-  cargo test --workspace --locked
+  cargo test --workspace --all-features --locked
 fi
 
 # Tier 2: the chaos scenarios marked `ci = true`, one fresh testnet each (about 7 minutes).
 # A failing scenario keeps its directory under chaos-runs/ and fails the run.
-cargo build -q --locked -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
+cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
 "$CARGO_TARGET_DIR/debug/ordo-testnet" chaos --ci --dir chaos-runs

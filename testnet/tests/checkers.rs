@@ -179,7 +179,33 @@ fn a_double_signature_fails_no_equivocation_unless_the_key_is_byzantine() {
     assert!(!check::no_equivocation(&ev, &expect()).ok);
     let mut byz = expect();
     byz.byzantine.insert(0);
-    assert!(check::no_equivocation(&ev, &byz).ok);
+    let out = check::no_equivocation(&ev, &byz);
+    assert!(out.ok, "{out:?}");
+    assert!(
+        out.detail
+            .contains("Byzantine keys signed two values at 1 steps"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_equivocating_double_that_never_equivocated_fails() {
+    // Node 2 was told to equivocate but its log shows one value per step.
+    let ev = healthy();
+    let mut e = expect();
+    e.byzantine.insert(2);
+    e.equivocators.insert(2);
+    let out = check::no_equivocation(&ev, &e);
+    assert!(!out.ok);
+    assert!(
+        out.detail.contains("node 2 runs the equivocating double"),
+        "{out:?}"
+    );
+    // With a second value at one step, it did its job, and honest keys stay clean.
+    let mut ev = healthy();
+    let key = ev.keys[2].clone();
+    ev.signatures[2].push(sig(&key, 6, "prevote", Some(hash(99))));
+    assert!(check::no_equivocation(&ev, &e).ok);
 }
 
 #[test]
@@ -447,6 +473,14 @@ fn every_shipped_manifest_parses_and_a_bad_one_is_refused() {
         (
             "name='x'\nduration_s=10\n[[fault]]\nat_s=5\naction='heal'\n[[fault]]\nat_s=2\naction='heal'\n",
             "time order",
+        ),
+        (
+            "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='delay'\ndelay_ms=10\nduplicate_percent=150\n",
+            "at most 100",
+        ),
+        (
+            "name='x'\nduration_s=10\n[setup]\nequivocate=[3]\n",
+            "must also be in expect.byzantine",
         ),
     ] {
         std::fs::write(&bad, text).unwrap();

@@ -87,6 +87,9 @@ pub struct Expect {
     pub byzantine: BTreeSet<usize>,
     /// Nodes not held to the liveness bound (left stopped by the scenario).
     pub exempt: BTreeSet<usize>,
+    /// Nodes running the equivocating double: their keys must be seen signing two values,
+    /// or the scenario tested nothing.
+    pub equivocators: BTreeSet<usize>,
 }
 
 impl Default for Expect {
@@ -97,6 +100,7 @@ impl Default for Expect {
             forced_deadline_ms: 20_000,
             byzantine: BTreeSet::new(),
             exempt: BTreeSet::new(),
+            equivocators: BTreeSet::new(),
         }
     }
 }
@@ -290,9 +294,15 @@ pub fn no_equivocation(ev: &Evidence, expect: &Expect) -> Outcome {
     let mut signed: HashMap<Step<'_>, (usize, Option<&str>)> = HashMap::new();
     let mut problems = vec![];
     let mut count = 0usize;
+    // Byzantine keys: (validator, height, round, step) → the values signed.
+    let mut byz_signed: HashMap<Step<'_>, BTreeSet<Option<&str>>> = HashMap::new();
     for (node, sigs) in ev.signatures.iter().enumerate() {
         for s in sigs {
             if byzantine.contains(s.validator.as_str()) {
+                byz_signed
+                    .entry((s.validator.as_str(), s.height, s.round, s.step.as_str()))
+                    .or_default()
+                    .insert(s.value.as_deref());
                 continue;
             }
             count += 1;
@@ -314,11 +324,28 @@ pub fn no_equivocation(ev: &Evidence, expect: &Expect) -> Outcome {
             }
         }
     }
+    let doubled = |key: &str| {
+        byz_signed
+            .iter()
+            .filter(|((v, ..), values)| *v == key && values.len() > 1)
+            .count()
+    };
+    for &i in &expect.equivocators {
+        if let Some(key) = ev.keys.get(i)
+            && doubled(key) == 0
+        {
+            problems.push(format!(
+                "node {i} runs the equivocating double, but its key {} never signed two values for one step: the scenario tested nothing",
+                short(key)
+            ));
+        }
+    }
+    let byz_doubles: usize = byzantine.iter().map(|k| doubled(k)).sum();
     Outcome::new(
         "no_equivocation",
         problems,
         format!(
-            "{count} signatures by {} honest keys, one value per step",
+            "{count} signatures by {} honest keys, one value per step; Byzantine keys signed two values at {byz_doubles} steps",
             ev.keys
                 .iter()
                 .filter(|k| !byzantine.contains(k.as_str()))

@@ -62,6 +62,10 @@ pub struct Setup {
     pub tmpfs: Vec<usize>,
     #[serde(default = "tmpfs_mb")]
     pub tmpfs_mb: u64,
+    /// Nodes that sign a second, conflicting vote and proposal at every step (the equivocating
+    /// validator double, `testing.equivocate`). They must be listed in `expect.byzantine`.
+    #[serde(default)]
+    pub equivocate: Vec<usize>,
 }
 
 fn tmpfs_mb() -> u64 {
@@ -76,6 +80,7 @@ impl Default for Setup {
             same_key: None,
             tmpfs: vec![],
             tmpfs_mb: tmpfs_mb(),
+            equivocate: vec![],
         }
     }
 }
@@ -249,8 +254,23 @@ pub enum Action {
     FreeDisk {
         nodes: Vec<usize>,
     },
-    /// Remove every network fault (nft rules and traffic caps). (A struct variant, so that
-    /// stray fields are refused.)
+    /// The in-node fault layer on these nodes (every node when `nodes` is empty): what each
+    /// receives arrives `delay_ms ± jitter_ms` late, `duplicate_percent` of gossip messages
+    /// twice, `reorder_percent` held back behind later ones. All zero turns it off.
+    Delay {
+        #[serde(default)]
+        nodes: Vec<usize>,
+        #[serde(default)]
+        delay_ms: u32,
+        #[serde(default)]
+        jitter_ms: u32,
+        #[serde(default)]
+        duplicate_percent: u8,
+        #[serde(default)]
+        reorder_percent: u8,
+    },
+    /// Remove every network fault (nft rules, traffic caps and the fault layer). (A struct
+    /// variant, so that stray fields are refused.)
     Heal {},
 }
 
@@ -283,6 +303,17 @@ impl Manifest {
         check("setup.late", &self.setup.late)?;
         check("setup.censor", &self.setup.censor)?;
         check("setup.tmpfs", &self.setup.tmpfs)?;
+        check("setup.equivocate", &self.setup.equivocate)?;
+        if let Some(i) = self
+            .setup
+            .equivocate
+            .iter()
+            .find(|i| !self.expect.byzantine.contains(i))
+        {
+            return Err(format!(
+                "setup.equivocate: node {i} must also be in expect.byzantine"
+            ));
+        }
         check("expect.byzantine", &self.expect.byzantine)?;
         check("expect.exempt", &self.expect.exempt)?;
         if let Some(p) = self.setup.same_key {
@@ -331,6 +362,23 @@ impl Manifest {
                 Action::OneWay { from, to } => {
                     check("one_way", from)?;
                     check("one_way", to)?;
+                }
+                Action::Delay {
+                    nodes,
+                    delay_ms,
+                    jitter_ms,
+                    duplicate_percent,
+                    reorder_percent,
+                } => {
+                    check("delay", nodes)?;
+                    ordo_p2p::faults::NetFaults {
+                        delay_ms: *delay_ms,
+                        jitter_ms: *jitter_ms,
+                        duplicate_percent: *duplicate_percent,
+                        reorder_percent: *reorder_percent,
+                    }
+                    .validate()
+                    .map_err(|e| format!("delay: {e}"))?;
                 }
                 Action::Loss { percent } if *percent > 100 => {
                     return Err("loss: percent above 100".into());

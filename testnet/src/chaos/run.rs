@@ -252,6 +252,7 @@ async fn build(m: &Manifest, opts: &RunOptions, dir: &Path) -> anyhow::Result<Cl
         let mut cfg = Config::read(&h.config())?;
         cfg.testing.log_tx_ids = true;
         cfg.testing.censor_forced = m.setup.censor.contains(&i);
+        cfg.testing.equivocate = m.setup.equivocate.contains(&i);
         std::fs::write(h.config(), cfg.to_toml())?;
     }
     for &i in &m.setup.tmpfs {
@@ -442,10 +443,20 @@ async fn forced(m: Manifest, l1: String, genesis: PathBuf, out: Lines, stop: Arc
     }
 }
 
-/// Network rules, as the schedule builds them up.
+/// Network rules, as the schedule builds them up, and the nodes whose fault layer is on.
 struct Faults {
     rules: Vec<Rules>,
     n: usize,
+    delayed: BTreeSet<usize>,
+}
+
+/// Sets the fault layer of the node at `addr` (`POST /testing/net-faults`).
+async fn set_net_faults(addr: SocketAddr, body: &serde_json::Value) -> anyhow::Result<()> {
+    let (code, v) = ordo_node::http::post_json(addr, "/testing/net-faults", body).await?;
+    if code != 200 {
+        bail!("POST /testing/net-faults: {code} {v}");
+    }
+    Ok(())
 }
 
 impl Faults {
@@ -590,7 +601,39 @@ async fn apply(
                 f.rules[i].kbit = Some(*kbit);
             }
         }
-        Action::Heal {} => f.heal(),
+        Action::Delay {
+            nodes,
+            delay_ms,
+            jitter_ms,
+            duplicate_percent,
+            reorder_percent,
+        } => {
+            let all: Vec<usize> = (0..f.n).collect();
+            let targets = if nodes.is_empty() { &all } else { nodes };
+            for &i in targets {
+                let body = json!({
+                    "delay_ms": delay_ms,
+                    "jitter_ms": jitter_ms,
+                    "duplicate_percent": duplicate_percent,
+                    "reorder_percent": reorder_percent,
+                    "seed": rng.r#gen::<u64>(),
+                });
+                set_net_faults(c.rpcs[i], &body).await.with_context(|| {
+                    format!("delay on node {i} (an ordo built with --features ordo-node/chaos?)")
+                })?;
+                f.delayed.insert(i);
+            }
+        }
+        Action::Heal {} => {
+            f.heal();
+            // A node restarted since has the layer off already; one that does not answer is
+            // noted, not fatal.
+            for i in std::mem::take(&mut f.delayed) {
+                if let Err(e) = set_net_faults(c.rpcs[i], &json!({})).await {
+                    events.push(&json!({"t_ms": now_ms(), "net_faults_not_cleared": i, "error": e.to_string()}));
+                }
+            }
+        }
         Action::IsolateProposer {} => {
             let p = next_proposer(c).await?;
             events.push(&json!({"t_ms": now_ms(), "isolated": p}));
@@ -689,6 +732,7 @@ pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict
     let mut faults = Faults {
         rules: vec![Rules::default(); m.nodes + 1],
         n: m.nodes,
+        delayed: BTreeSet::new(),
     };
     let mut rng = StdRng::seed_from_u64(m.seed);
     let mut first_fault_ms = None;
@@ -754,6 +798,7 @@ pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict
         forced_deadline_ms: (m.expect.forced_deadline_s * 1000.0) as u64,
         byzantine: m.expect.byzantine.iter().copied().collect::<BTreeSet<_>>(),
         exempt: m.expect.exempt.iter().copied().collect(),
+        equivocators: m.setup.equivocate.iter().copied().collect(),
     };
     let (checks, mut figures) = check::run_all(&ev, &expect, &genesis);
     let ok = checks.iter().all(|c| c.ok);
