@@ -1,12 +1,13 @@
-//! The consensus network as the engine sees it: malachite's libp2p network actor, and, in a
-//! build with the `chaos` feature, the two test doubles stacked in front of it:
+//! The consensus network as the engine sees it: malachite's libp2p network actor behind
+//! ordo's front (`ordo_p2p::seam`, which redials peers a reconnect left mute), and, in a build
+//! with the `chaos` feature, two test doubles:
 //!
 //! ```text
-//! consensus ──▶ fault layer ──▶ equivocator (testing.equivocate) ──▶ libp2p network
-//!           ◀── (delays, duplicates, reorders what arrives) ◀──────────────┘
+//! consensus ──▶ front (+ fault layer) ──▶ equivocator (testing.equivocate) ──▶ libp2p
+//!           ◀── (delays, duplicates, reorders what arrives) ◀──────────────────┘
 //! ```
 //!
-//! - The fault layer (`ordo_p2p::faults`) is always installed in a chaos build and starts off;
+//! - The fault layer (`ordo_p2p::faults`) is in every chaos build and starts off;
 //!   `POST /testing/net-faults` turns it on (see docs/CHAOS.md).
 //! - The equivocator is malachite's Byzantine network proxy: for every vote and proposal this
 //!   node publishes, it signs and sends a second, conflicting one, through a signer whose guard
@@ -52,7 +53,8 @@ impl std::fmt::Debug for Double<'_> {
     }
 }
 
-/// Spawns the libp2p network actor and, in a chaos build, the doubles in front of it.
+/// Spawns the libp2p network actor and the front consensus talks to (`ordo_p2p::seam`), with,
+/// in a chaos build, the doubles between them.
 pub async fn spawn(
     config: &EngineConfig,
     identity: NetworkIdentity,
@@ -77,28 +79,34 @@ pub async fn spawn(
     .await
     .map_err(|e| StartError::Other(format!("starting the network: {e}")))?;
     #[cfg(feature = "chaos")]
-    {
-        match chaos::stack(real.clone(), testing, double).await {
-            Ok((actor, knob)) => Ok(Network {
-                actor,
-                tx,
-                faults: Some(knob),
-            }),
-            Err(e) => {
-                real.stop(None);
-                Err(e)
-            }
+    let (inner, faults) = match chaos::equivocator(real.clone(), testing, double).await {
+        Ok(inner) => (inner, Some(FaultKnob::new(0))),
+        Err(e) => {
+            real.stop(None);
+            return Err(e);
         }
-    }
+    };
     #[cfg(not(feature = "chaos"))]
-    {
-        let _ = double;
-        Ok(Network {
-            actor: real,
-            tx,
-            faults: None,
-        })
+    let (inner, faults) = {
+        let _ = (testing, double);
+        (real.clone(), None)
+    };
+    let peers = &config.consensus().p2p.persistent_peers;
+    let actor = match ordo_p2p::seam::front(inner.clone(), peers, faults.clone()).await {
+        Ok(front) => front,
+        Err(e) => {
+            inner.stop(None);
+            real.stop(None);
+            return Err(StartError::Other(format!(
+                "starting the network front: {e}"
+            )));
+        }
+    };
+    if inner.get_id() != real.get_id() {
+        // The front supervises the libp2p network too, so stopping the node stops it.
+        real.get_cell().link(actor.get_cell());
     }
+    Ok(Network { actor, tx, faults })
 }
 
 #[cfg(feature = "chaos")]
@@ -112,7 +120,6 @@ mod chaos {
     use ordo_consensus::OrdoContext;
     use ordo_consensus::context::{BatchId, BatchValue};
     use ordo_consensus::signing::OrdoSigner;
-    use ordo_p2p::faults::FaultKnob;
     use ordo_types::Hash;
     use std::sync::Arc;
 
@@ -131,47 +138,35 @@ mod chaos {
         BatchValue::new(header)
     }
 
-    pub(super) async fn stack(
+    /// `real`, behind malachite's Byzantine proxy when `testing.equivocate` is set.
+    pub(super) async fn equivocator(
         real: NetworkRef<OrdoContext>,
         testing: &TestingSection,
         double: Double<'_>,
-    ) -> Result<(NetworkRef<OrdoContext>, FaultKnob), StartError> {
-        let inner = if testing.equivocate {
-            let signer = OrdoSigner::new(
-                double.ctx.chain_id,
-                double.key.clone(),
-                Arc::new(RecordOnly(double.signature_log)),
-            );
-            let byzantine = ByzantineConfig::new(None)
-                .with_equivocate_votes(Trigger::Always)
-                .with_equivocate_proposals(Trigger::Always);
-            tracing::warn!("testing.equivocate: this node signs two values at every step");
-            ByzantineNetworkProxy::spawn(
-                byzantine,
-                real.clone(),
-                Box::new(signer),
-                double.ctx,
-                double.address,
-                tracing::Span::current(),
-                Some(Box::new(conflicting_value)),
-                Some(Box::new(conflicting_id)),
-            )
-            .await
-            .map_err(|e| StartError::Other(format!("starting the equivocating double: {e}")))?
-        } else {
-            real.clone()
-        };
-        let knob = FaultKnob::new(0);
-        let front = ordo_p2p::faults::wrap(inner.clone(), knob.clone())
-            .await
-            .map_err(|e| {
-                inner.stop(None);
-                StartError::Other(format!("starting the fault layer: {e}"))
-            })?;
-        // The layer supervises the libp2p network too, so stopping the node stops it.
-        if testing.equivocate {
-            real.get_cell().link(front.get_cell());
+    ) -> Result<NetworkRef<OrdoContext>, StartError> {
+        if !testing.equivocate {
+            return Ok(real);
         }
-        Ok((front, knob))
+        let signer = OrdoSigner::new(
+            double.ctx.chain_id,
+            double.key.clone(),
+            Arc::new(RecordOnly(double.signature_log)),
+        );
+        let byzantine = ByzantineConfig::new(None)
+            .with_equivocate_votes(Trigger::Always)
+            .with_equivocate_proposals(Trigger::Always);
+        tracing::warn!("testing.equivocate: this node signs two values at every step");
+        ByzantineNetworkProxy::spawn(
+            byzantine,
+            real,
+            Box::new(signer),
+            double.ctx,
+            double.address,
+            tracing::Span::current(),
+            Some(Box::new(conflicting_value)),
+            Some(Box::new(conflicting_id)),
+        )
+        .await
+        .map_err(|e| StartError::Other(format!("starting the equivocating double: {e}")))
     }
 }

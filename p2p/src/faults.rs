@@ -163,104 +163,33 @@ fn roll(rng: &mut StdRng, percent: u8) -> bool {
 }
 
 #[cfg(feature = "faults")]
-pub use layer::wrap;
+pub(crate) use layer::shaper;
 
 #[cfg(feature = "faults")]
 mod layer {
     use super::FaultKnob;
-    use malachitebft_app_channel::app::engine::network::{
-        Msg, NetworkEvent, NetworkRef, Subscriber,
-    };
+    use malachitebft_app_channel::app::engine::network::{NetworkEvent, Subscriber};
     use malachitebft_app_channel::app::types::core::Context;
-    use ractor::{Actor, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
+    use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SpawnErr};
 
-    /// Puts the layer in front of `real`: the returned reference is what consensus (and sync)
-    /// should be given as their network. Stopping it stops `real`; `real` stopping stops it.
-    pub async fn wrap<Ctx: Context>(
-        real: NetworkRef<Ctx>,
+    /// A subscriber standing for `subscriber` that delivers its events per the knob; linked to
+    /// `supervisor` (the network front).
+    pub(crate) async fn shaper<Ctx: Context>(
         knob: FaultKnob,
-    ) -> Result<NetworkRef<Ctx>, SpawnErr> {
-        let (front, _) = Actor::spawn(
+        subscriber: Box<dyn Subscriber<NetworkEvent<Ctx>>>,
+        supervisor: ActorCell,
+    ) -> Result<Box<dyn Subscriber<NetworkEvent<Ctx>>>, SpawnErr> {
+        let (shaper, _) = Actor::spawn_linked(
             None,
-            Front {
-                real: real.clone(),
+            Shaper::<Ctx> {
                 knob,
+                marker: std::marker::PhantomData,
             },
-            (),
+            subscriber,
+            supervisor,
         )
         .await?;
-        real.get_cell().link(front.get_cell());
-        Ok(front)
-    }
-
-    /// Forwards everything consensus sends to the real network; a subscription is answered by
-    /// putting a [`Shaper`] between the real network's events and the subscriber.
-    struct Front<Ctx: Context> {
-        real: NetworkRef<Ctx>,
-        knob: FaultKnob,
-    }
-
-    #[ractor::async_trait]
-    impl<Ctx: Context> Actor for Front<Ctx> {
-        type Msg = Msg<Ctx>;
-        type State = ();
-        type Arguments = ();
-
-        async fn pre_start(
-            &self,
-            _myself: ActorRef<Self::Msg>,
-            _args: (),
-        ) -> Result<(), ActorProcessingErr> {
-            Ok(())
-        }
-
-        async fn handle(
-            &self,
-            myself: ActorRef<Self::Msg>,
-            msg: Self::Msg,
-            _state: &mut (),
-        ) -> Result<(), ActorProcessingErr> {
-            match msg {
-                Msg::Subscribe(subscriber) => {
-                    let (shaper, _) = Actor::spawn_linked(
-                        None,
-                        Shaper::<Ctx> {
-                            knob: self.knob.clone(),
-                            marker: std::marker::PhantomData,
-                        },
-                        subscriber,
-                        myself.get_cell(),
-                    )
-                    .await?;
-                    self.real.cast(Msg::Subscribe(Box::new(shaper)))?;
-                }
-                other => self.real.cast(other)?,
-            }
-            Ok(())
-        }
-
-        async fn handle_supervisor_evt(
-            &self,
-            myself: ActorRef<Self::Msg>,
-            evt: SupervisionEvent,
-            _state: &mut (),
-        ) -> Result<(), ActorProcessingErr> {
-            if let SupervisionEvent::ActorTerminated(..) | SupervisionEvent::ActorFailed(..) = evt {
-                // The real network or an inbound path is gone: consensus must not keep a
-                // network that silently drops everything.
-                myself.stop(Some("network or fault-layer shaper stopped".into()));
-            }
-            Ok(())
-        }
-
-        async fn post_stop(
-            &self,
-            _myself: ActorRef<Self::Msg>,
-            _state: &mut (),
-        ) -> Result<(), ActorProcessingErr> {
-            self.real.stop(None);
-            Ok(())
-        }
+        Ok(Box::new(shaper))
     }
 
     /// What a shaper handles: events from the real network, and held events falling due.

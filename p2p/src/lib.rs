@@ -7,10 +7,13 @@
 //!   transport identity never touches signing keys.
 //! - Message size limits derived from the chain's [`Limits`].
 //!
-//! [`gossip`] is the second swarm: transaction gossip over gossipsub.
+//! [`seam`] is the actor consensus talks to in front of malachite's network (it redials peers
+//! left mute by a reconnect, and carries the [`faults`] layer in chaos builds); [`gossip`] is
+//! the second swarm: transaction gossip over gossipsub.
 
 pub mod faults;
 pub mod gossip;
+pub mod seam;
 
 use bytesize::ByteSize;
 use libp2p_identity::{Keypair, PeerId};

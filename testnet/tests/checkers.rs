@@ -189,6 +189,32 @@ fn a_double_signature_fails_no_equivocation_unless_the_key_is_byzantine() {
 }
 
 #[test]
+fn a_network_that_stays_slow_after_the_heal_fails_rate_recovery() {
+    let ev = healthy();
+    let out = check::rate_recovery(&ev, &expect());
+    assert!(out.ok, "{out:?}");
+    assert!(out.detail.contains("1.00 heights/s"), "{out:?}");
+    // After the heal every node decides one height in four seconds: it passes liveness (it
+    // moves) but not the rate.
+    let mut ev = healthy();
+    for s in ev.samples.iter_mut().filter(|s| s.t_ms > 10_000) {
+        s.height = Some(10 + (s.t_ms / 1000 - 10) / 4);
+    }
+    let out = check::rate_recovery(&ev, &expect());
+    assert!(!out.ok);
+    assert!(out.detail.contains("0.17 heights/s"), "{out:?}");
+    // A scenario that leaves a node stopped, or says so, is not held to it.
+    let mut e = expect();
+    e.exempt.insert(3);
+    assert!(check::rate_recovery(&ev, &e).detail.contains("not checked"));
+    let e = Expect {
+        rate_recovery_percent: 0,
+        ..expect()
+    };
+    assert!(check::rate_recovery(&ev, &e).ok);
+}
+
+#[test]
 fn an_equivocating_double_that_never_equivocated_fails() {
     // Node 2 was told to equivocate but its log shows one value per step.
     let ev = healthy();

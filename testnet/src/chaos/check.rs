@@ -90,7 +90,13 @@ pub struct Expect {
     /// Nodes running the equivocating double: their keys must be seen signing two values,
     /// or the scenario tested nothing.
     pub equivocators: BTreeSet<usize>,
+    /// From [`SETTLE_MS`] after the heal to the end, the network decides at least this share
+    /// (percent) of its heights per second before the first fault. 0: not checked.
+    pub rate_recovery_percent: u32,
 }
+
+/// How long after the heal the steady rate is measured from.
+pub const SETTLE_MS: u64 = 5_000;
 
 impl Default for Expect {
     fn default() -> Self {
@@ -101,6 +107,7 @@ impl Default for Expect {
             byzantine: BTreeSet::new(),
             exempt: BTreeSet::new(),
             equivocators: BTreeSet::new(),
+            rate_recovery_percent: 70,
         }
     }
 }
@@ -618,6 +625,41 @@ pub fn rate(samples: &[Sample], from: u64, to: u64) -> Option<f64> {
     Some((b.saturating_sub(a)) as f64 * 1000.0 / (to - from) as f64)
 }
 
+/// Throughput recovery: from [`SETTLE_MS`] after the heal to the end, heights per second are at
+/// least `rate_recovery_percent` of the rate before the first fault. Skipped (passing, and
+/// saying why) without a rate before the faults, with too short a tail, or with exempt nodes
+/// (a node left stopped takes its proposer turns with it).
+pub fn rate_recovery(ev: &Evidence, expect: &Expect) -> Outcome {
+    let t = ev.timeline;
+    let name = "rate_recovery";
+    let skip = |why: &str| Outcome::new(name, vec![], format!("not checked: {why}"));
+    if expect.rate_recovery_percent == 0 {
+        return skip("the scenario does not expect it");
+    }
+    if !expect.exempt.is_empty() {
+        return skip("nodes are left stopped");
+    }
+    let Some(before) = rate(&ev.samples, t.start_ms, t.first_fault_ms) else {
+        return skip("no rate before the first fault");
+    };
+    let from = t.heal_ms + SETTLE_MS;
+    if t.end_ms < from + SETTLE_MS {
+        return skip("less than 5 s of steady run after the heal");
+    }
+    let after = rate(&ev.samples, from, t.end_ms).unwrap_or(0.0);
+    let floor = before * f64::from(expect.rate_recovery_percent) / 100.0;
+    let detail = format!(
+        "{after:.2} heights/s from {SETTLE_MS} ms after the heal, against {before:.2} before the faults (at least {}% needed)",
+        expect.rate_recovery_percent
+    );
+    let problems = if after < floor {
+        vec![detail.clone()]
+    } else {
+        vec![]
+    };
+    Outcome::new(name, problems, detail)
+}
+
 /// Every check, and the figures.
 pub fn run_all(ev: &Evidence, expect: &Expect, genesis: &LoadedGenesis) -> (Vec<Outcome>, Value) {
     let nodes = ev.decisions.len();
@@ -629,6 +671,7 @@ pub fn run_all(ev: &Evidence, expect: &Expect, genesis: &LoadedGenesis) -> (Vec<
         durability(ev),
         no_regression(ev),
         live,
+        rate_recovery(ev, expect),
     ];
     if !expect.progress_during {
         checks.push(quiet_during(ev));

@@ -132,6 +132,14 @@ pub struct ExpectSpec {
     /// Nodes the scenario leaves stopped.
     #[serde(default)]
     pub exempt: Vec<usize>,
+    /// Heights per second from 5 s after the heal, as a share of the rate before the faults
+    /// (0: not checked).
+    #[serde(default = "rate_recovery")]
+    pub rate_recovery_percent: u32,
+}
+
+fn rate_recovery() -> u32 {
+    70
 }
 
 fn liveness() -> f64 {
@@ -149,6 +157,7 @@ impl Default for ExpectSpec {
             forced_deadline_s: deadline(),
             byzantine: vec![],
             exempt: vec![],
+            rate_recovery_percent: rate_recovery(),
         }
     }
 }

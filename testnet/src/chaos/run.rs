@@ -799,6 +799,7 @@ pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict
         byzantine: m.expect.byzantine.iter().copied().collect::<BTreeSet<_>>(),
         exempt: m.expect.exempt.iter().copied().collect(),
         equivocators: m.setup.equivocate.iter().copied().collect(),
+        rate_recovery_percent: m.expect.rate_recovery_percent,
     };
     let (checks, mut figures) = check::run_all(&ev, &expect, &genesis);
     let ok = checks.iter().all(|c| c.ok);
