@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
+# No incremental caches: CI builds each crate once, and they grow the shared target by gigabytes.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 testnet/install-deps.sh
 
@@ -20,7 +22,7 @@ else
   cargo test --workspace --all-features --locked
 fi
 
-# Tier 2: the chaos scenarios marked `ci = true`, one fresh testnet each (about 7 minutes).
+# Tier 2: the chaos scenarios marked `ci = true`, one fresh testnet each (about 8 minutes).
 # A failing scenario keeps its directory under chaos-runs/ and fails the run.
 cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
 "$CARGO_TARGET_DIR/debug/ordo-testnet" chaos --ci --dir chaos-runs

@@ -10,7 +10,7 @@
 //! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
-//! | GET, POST | `/testing/net-faults` | the fault layer's settings and counters; POST `{"delay_ms", "jitter_ms", "duplicate_percent", "reorder_percent", "seed"}` (all optional, absent = 0) replaces them; 404 in a build without `--features ordo-node/chaos` |
+//! | GET, POST | `/testing/net-faults` | the fault layer's settings and counters; POST `{"delay_ms", "jitter_ms", "duplicate_percent", "reorder_percent"}` (all optional, absent = 0; `?seed=` reseeds) replaces them; 404 in a build without `--features ordo-node/chaos` |
 
 use crate::app::Shared;
 use crate::ingress::{Submission, TxState};
@@ -227,17 +227,18 @@ fn no_fault_layer() -> Response {
 
 fn net_faults_json(knob: &ordo_p2p::faults::FaultKnob) -> Value {
     let (f, stats) = knob.get();
-    json!({
-        "delay_ms": f.delay_ms,
-        "jitter_ms": f.jitter_ms,
-        "duplicate_percent": f.duplicate_percent,
-        "reorder_percent": f.reorder_percent,
-        "stats": {
-            "delayed": stats.delayed,
-            "duplicated": stats.duplicated,
-            "reordered": stats.reordered,
-        },
-    })
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "stats".into(),
+            json!({
+                "delayed": stats.delayed,
+                "duplicated": stats.duplicated,
+                "reordered": stats.reordered,
+            }),
+        );
+    }
+    v
 }
 
 async fn net_faults(State(s): S) -> Response {
@@ -249,38 +250,25 @@ async fn net_faults(State(s): S) -> Response {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SetNetFaults {
-    #[serde(default)]
-    delay_ms: u32,
-    #[serde(default)]
-    jitter_ms: u32,
-    #[serde(default)]
-    duplicate_percent: u8,
-    #[serde(default)]
-    reorder_percent: u8,
+struct SeedQuery {
     seed: Option<u64>,
 }
 
 async fn set_net_faults(
     State(s): S,
-    body: Result<Json<SetNetFaults>, axum::extract::rejection::JsonRejection>,
+    query: Result<axum::extract::Query<SeedQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Json<ordo_p2p::faults::NetFaults>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let Some(knob) = &s.net_faults else {
         return no_fault_layer();
     };
-    let Ok(Json(req)) = body else {
+    let (Ok(axum::extract::Query(q)), Ok(Json(faults))) = (query, body) else {
         return error(
             StatusCode::BAD_REQUEST,
-            "expected {\"delay_ms\", \"jitter_ms\", \"duplicate_percent\", \"reorder_percent\", \"seed\"} (each optional)",
+            "expected ?seed=<u64> (optional) and {\"delay_ms\", \"jitter_ms\", \"duplicate_percent\", \"reorder_percent\"} (each optional)",
         );
     };
-    let faults = ordo_p2p::faults::NetFaults {
-        delay_ms: req.delay_ms,
-        jitter_ms: req.jitter_ms,
-        duplicate_percent: req.duplicate_percent,
-        reorder_percent: req.reorder_percent,
-    };
-    match knob.set(faults, req.seed) {
+    match knob.set(faults, q.seed) {
         Ok(()) => {
             tracing::warn!(?faults, "testing.net_faults");
             Json(net_faults_json(knob)).into_response()

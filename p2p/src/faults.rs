@@ -23,8 +23,10 @@ pub const MAX_DELAY_MS: u32 = 60_000;
 /// A held-back (reordered) message waits this much beyond `delay + jitter`.
 pub const REORDER_HOLD_MS: u32 = 25;
 
-/// What the layer does to each received message. All zero: nothing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What the layer does to each received message. All zero: nothing. (As JSON or TOML, every
+/// field is optional and unknown ones are refused.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NetFaults {
     /// Added to every shaped message.
     pub delay_ms: u32,

@@ -36,12 +36,12 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// How long a connected peer may go without announcing a subscription.
+/// How long a connected peer may stay in no gossipsub mesh.
 pub const GRACE: Duration = Duration::from_secs(4);
 /// Least time between two reconnections of one peer.
 pub const KICK_BACKOFF: Duration = Duration::from_secs(10);
-/// How often the watch looks.
-const TICK: Duration = Duration::from_millis(500);
+/// How often the watch looks (the network refreshes its mesh view once a second).
+const TICK: Duration = Duration::from_secs(1);
 /// Between dropping a peer and dialing it again, for the old connection to close.
 const REDIAL_PAUSE: Duration = Duration::from_millis(300);
 

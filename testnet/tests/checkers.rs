@@ -501,8 +501,12 @@ fn every_shipped_manifest_parses_and_a_bad_one_is_refused() {
             "time order",
         ),
         (
-            "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='delay'\ndelay_ms=10\nduplicate_percent=150\n",
+            "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='delay'\nfaults={delay_ms=10, duplicate_percent=150}\n",
             "at most 100",
+        ),
+        (
+            "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='delay'\nfaults={delay=10}\n",
+            "unknown field",
         ),
         (
             "name='x'\nduration_s=10\n[setup]\nequivocate=[3]\n",

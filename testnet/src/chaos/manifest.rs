@@ -263,20 +263,14 @@ pub enum Action {
     FreeDisk {
         nodes: Vec<usize>,
     },
-    /// The in-node fault layer on these nodes (every node when `nodes` is empty): what each
+    /// The in-node fault layer on these nodes (every node when `nodes` is empty), set to
+    /// `faults = { delay_ms, jitter_ms, duplicate_percent, reorder_percent }`: what each node
     /// receives arrives `delay_ms ± jitter_ms` late, `duplicate_percent` of gossip messages
     /// twice, `reorder_percent` held back behind later ones. All zero turns it off.
     Delay {
         #[serde(default)]
         nodes: Vec<usize>,
-        #[serde(default)]
-        delay_ms: u32,
-        #[serde(default)]
-        jitter_ms: u32,
-        #[serde(default)]
-        duplicate_percent: u8,
-        #[serde(default)]
-        reorder_percent: u8,
+        faults: ordo_p2p::faults::NetFaults,
     },
     /// Remove every network fault (nft rules, traffic caps and the fault layer). (A struct
     /// variant, so that stray fields are refused.)
@@ -372,22 +366,9 @@ impl Manifest {
                     check("one_way", from)?;
                     check("one_way", to)?;
                 }
-                Action::Delay {
-                    nodes,
-                    delay_ms,
-                    jitter_ms,
-                    duplicate_percent,
-                    reorder_percent,
-                } => {
+                Action::Delay { nodes, faults } => {
                     check("delay", nodes)?;
-                    ordo_p2p::faults::NetFaults {
-                        delay_ms: *delay_ms,
-                        jitter_ms: *jitter_ms,
-                        duplicate_percent: *duplicate_percent,
-                        reorder_percent: *reorder_percent,
-                    }
-                    .validate()
-                    .map_err(|e| format!("delay: {e}"))?;
+                    faults.validate().map_err(|e| format!("delay: {e}"))?;
                 }
                 Action::Loss { percent } if *percent > 100 => {
                     return Err("loss: percent above 100".into());

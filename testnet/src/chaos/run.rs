@@ -450,9 +450,10 @@ struct Faults {
     delayed: BTreeSet<usize>,
 }
 
-/// Sets the fault layer of the node at `addr` (`POST /testing/net-faults`).
-async fn set_net_faults(addr: SocketAddr, body: &serde_json::Value) -> anyhow::Result<()> {
-    let (code, v) = ordo_node::http::post_json(addr, "/testing/net-faults", body).await?;
+/// Sets the fault layer of the node at `addr` (`POST /testing/net-faults?seed=`).
+async fn set_net_faults(addr: SocketAddr, seed: u64, body: &Value) -> anyhow::Result<()> {
+    let path = format!("/testing/net-faults?seed={seed}");
+    let (code, v) = ordo_node::http::post_json(addr, &path, body).await?;
     if code != 200 {
         bail!("POST /testing/net-faults: {code} {v}");
     }
@@ -601,26 +602,19 @@ async fn apply(
                 f.rules[i].kbit = Some(*kbit);
             }
         }
-        Action::Delay {
-            nodes,
-            delay_ms,
-            jitter_ms,
-            duplicate_percent,
-            reorder_percent,
-        } => {
+        Action::Delay { nodes, faults } => {
             let all: Vec<usize> = (0..f.n).collect();
             let targets = if nodes.is_empty() { &all } else { nodes };
             for &i in targets {
-                let body = json!({
-                    "delay_ms": delay_ms,
-                    "jitter_ms": jitter_ms,
-                    "duplicate_percent": duplicate_percent,
-                    "reorder_percent": reorder_percent,
-                    "seed": rng.r#gen::<u64>(),
-                });
-                set_net_faults(c.rpcs[i], &body).await.with_context(|| {
-                    format!("delay on node {i} (an ordo built with --features ordo-node/chaos?)")
-                })?;
+                let body = serde_json::to_value(faults)?;
+                let seed = rng.r#gen::<u64>();
+                set_net_faults(c.rpcs[i], seed, &body)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "delay on node {i} (an ordo built with --features ordo-node/chaos?)"
+                        )
+                    })?;
                 f.delayed.insert(i);
             }
         }
@@ -629,7 +623,7 @@ async fn apply(
             // A node restarted since has the layer off already; one that does not answer is
             // noted, not fatal.
             for i in std::mem::take(&mut f.delayed) {
-                if let Err(e) = set_net_faults(c.rpcs[i], &json!({})).await {
+                if let Err(e) = set_net_faults(c.rpcs[i], 0, &json!({})).await {
                     events.push(&json!({"t_ms": now_ms(), "net_faults_not_cleared": i, "error": e.to_string()}));
                 }
             }
