@@ -235,6 +235,8 @@ fn net_faults_json(knob: &ordo_p2p::faults::FaultKnob) -> Value {
                 "delayed": stats.delayed,
                 "duplicated": stats.duplicated,
                 "reordered": stats.reordered,
+                "held": stats.held,
+                "overflowed": stats.overflowed,
             }),
         );
     }

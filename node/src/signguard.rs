@@ -58,8 +58,8 @@ impl SignLog {
         let mut text = line.to_string();
         text.push('\n');
         if let Ok(mut log) = self.file.lock() {
-            // One write per line: appends from another process (the checkers read while
-            // nodes run) never see half a line followed by another.
+            // One write per line: a reader (the checkers read while nodes run) never sees half
+            // a line followed by another.
             let _ = log.write_all(text.as_bytes());
         }
     }
@@ -67,10 +67,12 @@ impl SignLog {
 
 /// A guard that refuses nothing and logs every signature: the signer of the equivocating
 /// validator double (`testing.equivocate`), whose second, conflicting signatures must reach the
-/// signature log for the checkers to see them.
+/// signature log for the checkers to see them. Only in a build with the `chaos` feature.
+#[cfg(feature = "chaos")]
 #[derive(Debug)]
 pub struct RecordOnly(pub std::sync::Arc<SignLog>);
 
+#[cfg(feature = "chaos")]
 impl SignGuard for RecordOnly {
     fn permit(&self, req: &SignRequest) -> Result<(), GuardError> {
         self.0.record(req);

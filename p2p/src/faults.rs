@@ -22,6 +22,9 @@ use std::time::Duration;
 pub const MAX_DELAY_MS: u32 = 60_000;
 /// A held-back (reordered) message waits this much beyond `delay + jitter`.
 pub const REORDER_HOLD_MS: u32 = 25;
+/// Most messages held at once. Past it, messages are delivered at once (and counted), so a long
+/// delay under heavy traffic cannot grow the node's memory without bound.
+pub const MAX_HELD: u64 = 20_000;
 
 /// What the layer does to each received message. All zero: nothing. (As JSON or TOML, every
 /// field is optional and unknown ones are refused.)
@@ -72,6 +75,10 @@ pub struct FaultStats {
     pub duplicated: u64,
     /// Messages held back to be overtaken.
     pub reordered: u64,
+    /// Messages held right now, waiting for their delivery time.
+    pub held: u64,
+    /// Messages delivered at once because [`MAX_HELD`] were held already.
+    pub overflowed: u64,
 }
 
 #[derive(Debug)]
@@ -123,12 +130,23 @@ impl FaultKnob {
         (s.faults, s.stats)
     }
 
-    /// When to deliver one received message, from now: `None` when the layer is off (deliver
-    /// at once), else one delay, or two when the message is duplicated (`may_duplicate` false
-    /// for messages that cannot arrive twice).
+    /// One held message was delivered (or its shaper is gone).
+    pub fn released(&self) {
+        let mut s = self.lock();
+        s.stats.held = s.stats.held.saturating_sub(1);
+    }
+
+    /// When to deliver one received message, from now: `None` when the layer is off or
+    /// [`MAX_HELD`] messages are held already (deliver at once), else one delay, or two when
+    /// the message is duplicated (`may_duplicate` false for messages that cannot arrive twice).
+    /// Each non-zero delay counts as held until [`FaultKnob::released`].
     pub fn plan(&self, may_duplicate: bool) -> Option<Vec<Duration>> {
         let mut s = self.lock();
         if s.faults.is_off() {
+            return None;
+        }
+        if s.stats.held >= MAX_HELD {
+            s.stats.overflowed += 1;
             return None;
         }
         let f = s.faults;
@@ -153,6 +171,7 @@ impl FaultKnob {
             }
             if ms > 0 {
                 s.stats.delayed += 1;
+                s.stats.held += 1;
             }
             out.push(Duration::from_millis(ms));
         }
@@ -249,6 +268,7 @@ mod layer {
         ) -> Result<(), ActorProcessingErr> {
             let event = match msg {
                 ShaperMsg::Due(event) => {
+                    self.knob.released();
                     subscriber.send(event);
                     return Ok(());
                 }
@@ -266,10 +286,13 @@ mod layer {
                 }
                 let me = myself.clone();
                 let event = event.clone();
+                let knob = self.knob.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
                     // The shaper is gone only when the node is stopping.
-                    let _ = me.cast(ShaperMsg::Due(event));
+                    if me.cast(ShaperMsg::Due(event)).is_err() {
+                        knob.released();
+                    }
                 });
             }
             Ok(())
@@ -353,6 +376,25 @@ mod tests {
         let stats = k.get().1;
         assert_eq!(stats.duplicated as usize, twice);
         assert_eq!(stats.reordered as usize, held);
+    }
+
+    #[test]
+    fn past_the_held_cap_messages_go_at_once_until_some_are_released() {
+        let k = FaultKnob::new(5);
+        let f = NetFaults {
+            delay_ms: 1_000,
+            ..NetFaults::default()
+        };
+        k.set(f, None).unwrap();
+        for _ in 0..MAX_HELD {
+            assert_eq!(ms(&k.plan(false).unwrap()), vec![1_000]);
+        }
+        assert_eq!(k.get().1.held, MAX_HELD);
+        assert_eq!(k.plan(false), None, "over the cap: delivered at once");
+        assert_eq!(k.get().1.overflowed, 1);
+        k.released();
+        assert_eq!(ms(&k.plan(false).unwrap()), vec![1_000]);
+        assert_eq!(k.get().1.held, MAX_HELD);
     }
 
     #[test]

@@ -15,13 +15,15 @@
 //! and its turns as proposer time out, for as long as the connection lives. Measured before
 //! this watch: about 2 heights/s instead of 9 for the rest of a 20 s run after a heal.
 //!
-//! The watch therefore reads the network's state every second (`DumpState`): for each
-//! connected peer, the gossipsub topics it is in our mesh for. A peer whose subscriptions we
-//! never heard is in no mesh. One that stays connected for [`GRACE`] in no mesh at all is
-//! disconnected and redialed: the new connection is the first on both sides, and both
-//! announce their subscriptions. (With four validators and a mesh target of six, every
-//! subscribed peer is meshed within a heartbeat.) A peer is kicked at most once per
-//! [`KICK_BACKOFF`].
+//! The watch therefore follows the engine's connection events. After a peer connects, and
+//! only until it has been seen in a gossipsub mesh, it reads the network's state once a second
+//! (`DumpState`): the topics that peer is in our mesh for. A peer whose subscriptions we never
+//! heard is in no mesh. One that stays connected for [`GRACE`] in no mesh at all is
+//! disconnected and redialed: the new connection is the first on both sides, and both announce
+//! their subscriptions. (With four validators and a mesh target of six, every subscribed peer
+//! is meshed within a heartbeat.) A peer is kicked at most once per [`KICK_BACKOFF`]. In steady
+//! state (every peer meshed) the watch reads nothing: `DumpState` holds the network actor until
+//! the swarm answers, and polling it on every node measurably slowed consensus under load.
 //!
 //! With the `faults` feature the front also puts the fault layer ([`crate::faults`]) on what
 //! consensus receives.
@@ -31,9 +33,10 @@ use malachitebft_app_channel::app::engine::network::{
     Msg, NetworkEvent, NetworkRef, PersistentPeersOp,
 };
 use malachitebft_app_channel::app::net::{Multiaddr, PeerId};
+use malachitebft_app_channel::app::types::PeerId as EnginePeerId;
 use malachitebft_app_channel::app::types::core::Context;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SpawnErr, SupervisionEvent};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How long a connected peer may stay in no gossipsub mesh.
@@ -64,11 +67,10 @@ pub async fn front<Ctx: Context>(
             real: real.clone(),
             faults,
         },
-        (),
+        addrs,
     )
     .await?;
     real.get_cell().link(front.get_cell());
-    tokio::spawn(watch(real, addrs));
     Ok(front)
 }
 
@@ -118,13 +120,24 @@ impl<Ctx: Context> Front<Ctx> {
 impl<Ctx: Context> Actor for Front<Ctx> {
     type Msg = Msg<Ctx>;
     type State = ();
-    type Arguments = ();
+    type Arguments = HashMap<PeerId, Multiaddr>;
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
-        _args: (),
+        myself: ActorRef<Self::Msg>,
+        addrs: Self::Arguments,
     ) -> Result<(), ActorProcessingErr> {
+        let (watch, _) = Actor::spawn_linked(
+            None,
+            Watch::<Ctx> {
+                real: self.real.clone(),
+                addrs,
+            },
+            (),
+            myself.get_cell(),
+        )
+        .await?;
+        self.real.cast(Msg::Subscribe(Box::new(watch)))?;
         Ok(())
     }
 
@@ -151,7 +164,7 @@ impl<Ctx: Context> Actor for Front<Ctx> {
         _state: &mut (),
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorTerminated(..) | SupervisionEvent::ActorFailed(..) = evt {
-            // The real network or a shaper is gone: consensus must not keep a network that
+            // The real network, the watch or a shaper is gone: consensus must not keep a network that
             // silently drops everything.
             myself.stop(Some("the consensus network stopped".into()));
         }
@@ -210,39 +223,118 @@ pub fn observe<P: Copy + Ord + std::hash::Hash>(
     due
 }
 
-/// Every [`TICK`], reads which peers are meshed and redials those left mute; ends with the
-/// network.
-async fn watch<Ctx: Context>(real: NetworkRef<Ctx>, addrs: HashMap<PeerId, Multiaddr>) {
-    let mut peers: HashMap<PeerId, PeerWatch> = HashMap::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
+/// What the watch hears: the connection events it follows (the rest is dropped on arrival,
+/// peers named by their libp2p id), and its own clock.
+enum WatchMsg {
+    Connected(PeerId),
+    Disconnected(PeerId),
+    Other,
+    Tick,
+}
+
+impl<Ctx: Context> From<NetworkEvent<Ctx>> for WatchMsg {
+    fn from(e: NetworkEvent<Ctx>) -> Self {
+        let libp2p_id = |p: &EnginePeerId| PeerId::from_bytes(&p.to_bytes()).ok();
+        match &e {
+            NetworkEvent::PeerConnected(p) => {
+                libp2p_id(p).map_or(WatchMsg::Other, WatchMsg::Connected)
+            }
+            NetworkEvent::PeerDisconnected(p) => {
+                libp2p_id(p).map_or(WatchMsg::Other, WatchMsg::Disconnected)
+            }
+            _ => WatchMsg::Other,
+        }
+    }
+}
+
+/// Follows connections and redials a peer left mute.
+struct Watch<Ctx: Context> {
+    real: NetworkRef<Ctx>,
+    addrs: HashMap<PeerId, Multiaddr>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    /// Connected persistent peers not yet seen in a mesh since they connected.
+    pending: HashSet<PeerId>,
+    peers: HashMap<PeerId, PeerWatch>,
+}
+
+#[ractor::async_trait]
+impl<Ctx: Context> Actor for Watch<Ctx> {
+    type Msg = WatchMsg;
+    type State = WatchState;
+    type Arguments = ();
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _args: (),
+    ) -> Result<Self::State, ActorProcessingErr> {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if myself.cast(WatchMsg::Tick).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(WatchState::default())
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            WatchMsg::Connected(p) if self.addrs.contains_key(&p) => {
+                st.pending.insert(p);
+            }
+            WatchMsg::Disconnected(p) => {
+                st.pending.remove(&p);
+            }
+            WatchMsg::Tick if !st.pending.is_empty() => self.look(st).await,
+            WatchMsg::Connected(_) | WatchMsg::Other | WatchMsg::Tick => {}
+        }
+        Ok(())
+    }
+}
+
+impl<Ctx: Context> Watch<Ctx> {
+    /// Reads the mesh view of the pending peers; forgets those meshed, redials those mute.
+    async fn look(&self, st: &mut WatchState) {
         let (tx, rx) = ractor::concurrency::oneshot();
-        if real.cast(Msg::DumpState(tx.into())).is_err() {
+        if self.real.cast(Msg::DumpState(tx.into())).is_err() {
             return;
         }
-        let dump = match rx.await {
-            Ok(Some(dump)) => dump,
-            // Not started yet.
-            Ok(None) => continue,
-            Err(_) => return,
+        // `None`: not started yet; an error: the network is stopping.
+        let Ok(Some(dump)) = rx.await else {
+            return;
         };
         let reading: Vec<(PeerId, bool)> = dump
             .peers
             .iter()
-            .filter(|(p, _)| addrs.contains_key(p))
+            .filter(|(p, _)| st.pending.contains(p))
             .map(|(p, info)| (*p, !info.topics.is_empty()))
             .collect();
-        for p in observe(&mut peers, &reading, Instant::now()) {
-            let Some(addr) = addrs.get(&p).cloned() else {
+        for (p, meshed) in &reading {
+            if *meshed {
+                st.pending.remove(p);
+            }
+        }
+        for p in observe(&mut st.peers, &reading, Instant::now()) {
+            let Some(addr) = self.addrs.get(&p).cloned() else {
                 continue;
             };
             tracing::warn!(
                 peer = %p,
                 "network.peer_redial: connected {GRACE:?} in no gossipsub mesh (its subscriptions never reached us: a stale connection survived its reconnect); redialing"
             );
-            tokio::spawn(redial(real.clone(), addr));
+            tokio::spawn(redial(self.real.clone(), addr));
         }
     }
 }

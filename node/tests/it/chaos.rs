@@ -68,6 +68,12 @@ async fn the_fault_layer_delays_duplicates_and_reorders_what_consensus_receives(
     let from = (0..4).map(|i| c.height(i)).max().unwrap();
     c.wait_height(from + 5, Duration::from_secs(60)).await;
     check_agreement(&c, from + 5);
+    // Every held message was delivered (and released from the cap).
+    for i in 0..4 {
+        let (_, v) = get_json(c.rpc(i), "/testing/net-faults").await.unwrap();
+        assert_eq!(v["stats"]["held"], 0, "node {i}: {v}");
+        assert_eq!(v["stats"]["overflowed"], 0, "node {i}: {v}");
+    }
     for h in &c.homes {
         check_no_equivocation(h);
     }

@@ -328,7 +328,14 @@ async fn an_unreachable_l1_stalls_only_forced_inclusion() {
 
     signal(anvil.pid(), "-STOP");
     let stopped_at = c.height(0);
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Ten heights while the L1 cannot answer (at least 6 s, so the source sees it fail). How
+    // long they take depends on the machine's load, not on the L1: wait for them, bounded.
+    let since = std::time::Instant::now();
+    while (c.height(0) < stopped_at + 10 || since.elapsed() < Duration::from_secs(6))
+        && since.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let during = c.height(0) - stopped_at;
     let st = l1_status(&c, 0);
     signal(anvil.pid(), "-CONT");

@@ -605,8 +605,8 @@ async fn apply(
         Action::Delay { nodes, faults } => {
             let all: Vec<usize> = (0..f.n).collect();
             let targets = if nodes.is_empty() { &all } else { nodes };
+            let body = serde_json::to_value(faults)?;
             for &i in targets {
-                let body = serde_json::to_value(faults)?;
                 let seed = rng.r#gen::<u64>();
                 set_net_faults(c.rpcs[i], seed, &body)
                     .await
