@@ -8,6 +8,8 @@
 //! - [`guard`]: the pure double-sign rule.
 //! - [`parts`]: splitting a batch into proposal parts and reassembling them, bounded.
 //! - [`validity`]: proposal validity as a pure function.
+//! - [`proposer`]: the proposer's `l1_ref` choice and the proposer a header must name (fresh
+//!   proposal or re-proposal), as pure functions.
 //! - [`forced`]: the forced-inclusion rule as a pure function (checked by [`validity`]).
 //! - [`codec`]: protobuf codecs for everything the engine sends or logs.
 //!
@@ -18,6 +20,7 @@ pub mod context;
 pub mod forced;
 pub mod guard;
 pub mod parts;
+pub mod proposer;
 pub mod signing;
 pub mod validity;
 
