@@ -592,3 +592,7 @@ proto_codec!(
     |_s, m| polka_pb(m),
     |s, p| polka_from(p, &s.limits)
 );
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+mod tests;
