@@ -7,6 +7,7 @@
 //! precommit step, so it can never attest a value the precommit did not vote for.
 
 use ordo_types::Hash;
+use ordo_types::codec::{DecodeError, Reader};
 use thiserror::Error;
 
 /// What is being signed.
@@ -120,24 +121,46 @@ impl SignState {
         out.try_into().expect("the layout is STATE_LEN bytes")
     }
 
-    /// Decodes [`SignState::encode`]; `None` for anything else.
-    pub fn decode(bytes: &[u8]) -> Option<SignState> {
-        let mut r = ordo_types::codec::Reader::new(bytes);
-        let height = r.u64("height").ok()?;
-        let round = r.u32("round").ok()?;
+    /// Decodes [`SignState::encode`] and nothing else. The state is what keeps a restarted
+    /// validator from signing twice, so a damaged file must never read as some other (older,
+    /// emptier) state: any length but [`STATE_LEN`] (a torn write or an appended tail), an
+    /// unknown tag, or a hash under an unsigned or nil tag (which `encode` writes as zeros) is
+    /// an error.
+    pub fn decode(bytes: &[u8]) -> Result<SignState, DecodeError> {
+        if bytes.len() != STATE_LEN {
+            return Err(DecodeError::BadLength {
+                field: "sign state",
+                expected: STATE_LEN,
+                got: bytes.len(),
+            });
+        }
+        let mut r = Reader::new(bytes);
+        let height = r.u64("height")?;
+        let round = r.u32("round")?;
         let mut signed = [None; 3];
         for s in &mut signed {
-            let tag = r.u8("tag").ok()?;
-            let h = Hash(r.array("hash").ok()?);
+            let tag = r.u8("step tag")?;
+            let h = Hash(r.array("step hash")?);
             *s = match tag {
+                0 | 1 if h != Hash::ZERO => {
+                    return Err(DecodeError::Invalid {
+                        field: "sign state",
+                        reason: format!("a hash under the unsigned or nil tag {tag}"),
+                    });
+                }
                 0 => None,
                 1 => Some(None),
                 2 => Some(Some(h)),
-                _ => return None,
+                _ => {
+                    return Err(DecodeError::UnknownTag {
+                        field: "sign state step",
+                        tag: tag.into(),
+                    });
+                }
             };
         }
-        r.finish("sign state").ok()?;
-        Some(SignState {
+        r.finish("sign state")?;
+        Ok(SignState {
             height,
             round,
             signed,
@@ -148,6 +171,7 @@ impl SignState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn req(height: u64, round: u32, step: Step, value: Option<u8>) -> SignRequest {
         SignRequest {
@@ -236,7 +260,136 @@ mod tests {
         let mut s = SignState::default();
         apply(&mut s, req(7, 2, Step::Prevote, None)).unwrap();
         apply(&mut s, req(7, 2, Step::Precommit, Some(9))).unwrap();
-        assert_eq!(SignState::decode(&s.encode()), Some(s));
-        assert_eq!(SignState::decode(&s.encode()[1..]), None);
+        assert_eq!(SignState::decode(&s.encode()), Ok(s));
+    }
+
+    /// A state with every tag in use: propose unsigned, a nil prevote, a value precommit.
+    fn full_state() -> SignState {
+        SignState {
+            height: 0x0102_0304_0506_0708,
+            round: 0x0a0b_0c0d,
+            signed: [None, Some(None), Some(Some(Hash([0xee; 32])))],
+        }
+    }
+
+    #[test]
+    fn every_torn_or_extended_state_is_refused() {
+        let bytes = full_state().encode();
+        for n in 0..STATE_LEN {
+            assert_eq!(
+                SignState::decode(&bytes[..n]),
+                Err(DecodeError::BadLength {
+                    field: "sign state",
+                    expected: STATE_LEN,
+                    got: n,
+                }),
+                "cut at {n}"
+            );
+        }
+        let mut long = bytes.to_vec();
+        long.push(0);
+        assert!(matches!(
+            SignState::decode(&long),
+            Err(DecodeError::BadLength { got, .. }) if got == STATE_LEN + 1
+        ));
+    }
+
+    #[test]
+    fn damaged_tags_and_stray_hashes_are_refused() {
+        // Offsets in the layout: height 0..8, round 8..12, then (tag, hash) at 12 + 33 * step.
+        let tag_at = |step: usize| 12 + 33 * step;
+        let damaged = |at: usize, byte: u8| {
+            let mut b = full_state().encode();
+            b[at] = byte;
+            SignState::decode(&b)
+        };
+        for step in 0..3 {
+            for tag in [3, 0x80, 0xff] {
+                assert_eq!(
+                    damaged(tag_at(step), tag),
+                    Err(DecodeError::UnknownTag {
+                        field: "sign state step",
+                        tag: tag.into(),
+                    }),
+                    "step {step} tag {tag}"
+                );
+            }
+        }
+        // The unsigned propose and the nil prevote carry zero hashes; any other byte is damage.
+        for (step, tag) in [(0, 0), (1, 1)] {
+            for at in [tag_at(step) + 1, tag_at(step) + 32] {
+                assert_eq!(
+                    damaged(at, 1),
+                    Err(DecodeError::Invalid {
+                        field: "sign state",
+                        reason: format!("a hash under the unsigned or nil tag {tag}"),
+                    }),
+                    "byte {at}"
+                );
+            }
+        }
+    }
+
+    fn any_state() -> impl Strategy<Value = SignState> {
+        let step = prop_oneof![
+            Just(None),
+            Just(Some(None)),
+            any::<[u8; 32]>().prop_map(|h| Some(Some(Hash(h)))),
+        ];
+        (
+            any::<u64>(),
+            any::<u32>(),
+            [step.clone(), step.clone(), step],
+        )
+            .prop_map(|(height, round, signed)| SignState {
+                height,
+                round,
+                signed,
+            })
+    }
+
+    /// Bytes of the state's length whose tags are mostly valid, so that the decoder gets past
+    /// its length check and into the tag and hash checks.
+    fn state_like_bytes() -> impl Strategy<Value = Vec<u8>> {
+        (
+            prop::collection::vec(any::<u8>(), STATE_LEN),
+            [0u8..4, 0u8..4, 0u8..4],
+            prop::collection::vec(0..STATE_LEN, 0..3),
+        )
+            .prop_map(|(mut b, tags, zeros)| {
+                for (step, tag) in tags.into_iter().enumerate() {
+                    b[12 + 33 * step] = tag;
+                    if tag < 2 {
+                        b[13 + 33 * step..45 + 33 * step].fill(0);
+                    }
+                }
+                for at in zeros {
+                    b[at] ^= 0x01;
+                }
+                b
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn any_state_round_trips(s in any_state()) {
+            prop_assert_eq!(SignState::decode(&s.encode()), Ok(s));
+        }
+
+        /// Whatever decodes is exactly the encoding of the state it decodes to: no two byte
+        /// strings read as the same state, so no damage goes unnoticed in the bytes checked.
+        #[test]
+        fn only_canonical_bytes_decode(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..2 * STATE_LEN),
+                state_like_bytes(),
+            ]
+        ) {
+            if let Ok(s) = SignState::decode(&bytes) {
+                prop_assert_eq!(&s.encode()[..], &bytes[..]);
+            }
+        }
     }
 }
