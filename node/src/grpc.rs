@@ -367,20 +367,17 @@ impl Sequencer for Api {
         _request: Request<StatusRequest>,
     ) -> Result<Response<StatusResponse>, Status> {
         let st = self.shared.status_now();
-        let address = hex::decode(st.address.trim_start_matches("0x")).unwrap_or_default();
-        let latest_hash = Hash::from_hex(&st.latest_hash)
-            .map(|h| h.0.to_vec())
-            .unwrap_or_default();
+        let latest = st.latest;
         Ok(Response::new(StatusResponse {
-            moniker: st.moniker,
-            address: address.into(),
-            chain_id: st.chain_id,
-            height: st.height,
-            round: st.round,
-            latest_hash: latest_hash.into(),
-            latest_timestamp_ms: st.latest_timestamp_ms,
+            address: st.address.0.to_vec().into(),
+            chain_id: st.chain_id.0,
+            height: st.height().0,
+            round: st.round.0,
+            latest_hash: latest.map(|l| l.hash.0.to_vec()).unwrap_or_default().into(),
+            latest_timestamp_ms: latest.map_or(0, |l| l.timestamp_ms),
             pool_size: st.pool_size as u64,
             validators: st.validators as u32,
+            moniker: st.moniker,
         }))
     }
 

@@ -2,6 +2,7 @@
 //! pool, hand-off to gossip, and waiting until a transaction is ordered.
 
 use crate::app::Shared;
+use crate::app::shared::lock;
 use ordo_mempool::Rejection;
 use ordo_types::{Height, Transaction, TxId};
 use std::collections::HashMap;
@@ -67,7 +68,7 @@ impl Waiters {
 
     /// Registers interest in `id`; `None` when too many clients wait already.
     pub fn register(&self, id: TxId) -> Option<Wait<'_>> {
-        let mut m = self.inner.lock().ok()?;
+        let mut m = lock(&self.inner);
         if m.count >= self.max {
             return None;
         }
@@ -83,9 +84,7 @@ impl Waiters {
 
     /// Forgets waiters of `id` whose receiver is gone.
     fn prune(&self, id: &TxId) {
-        let Ok(mut m) = self.inner.lock() else {
-            return;
-        };
+        let mut m = lock(&self.inner);
         let WaiterMap { by_id, count } = &mut *m;
         if let Some(v) = by_id.get_mut(id) {
             let before = v.len();
@@ -99,16 +98,14 @@ impl Waiters {
 
     /// Wakes everyone waiting for the transactions of the batch at `height` (`ids` in body
     /// order). Called after the batch is durably stored.
-    pub fn notify(&self, height: Height, ids: &[TxId]) {
-        let Ok(mut m) = self.inner.lock() else {
-            return;
-        };
+    pub fn notify(&self, height: Height, ids: impl Iterator<Item = TxId>) {
+        let mut m = lock(&self.inner);
         if m.by_id.is_empty() {
             return;
         }
         let WaiterMap { by_id, count } = &mut *m;
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(v) = by_id.remove(id) {
+        for (i, id) in ids.enumerate() {
+            if let Some(v) = by_id.remove(&id) {
                 *count -= v.len();
                 for s in v {
                     let _ = s.send((height, i as u32));
@@ -142,19 +139,12 @@ impl Shared {
         if let Some((h, i)) = self.store.tx_position(id)? {
             return Ok(TxState::Ordered(h, i));
         }
-        let pending = self.pool.lock().map(|p| p.contains(id)).unwrap_or(false);
+        let pending = lock(&self.pool).contains(id);
         Ok(if pending {
             TxState::Pending
         } else {
             TxState::Unknown
         })
-    }
-
-    /// The node's progress with the pool's current size.
-    pub fn status_now(&self) -> crate::app::Status {
-        let mut st = self.status.lock().map(|g| g.clone()).unwrap_or_default();
-        st.pool_size = self.pool.lock().map(|p| p.len()).unwrap_or(0);
-        st
     }
 
     /// Admits `tx` to the pool and hands it to gossip.
@@ -169,10 +159,7 @@ impl Shared {
         if let Ok(Some((h, i))) = self.store.tx_position(&id) {
             return Submission::Ordered(id, h, i);
         }
-        let admitted = match self.pool.lock() {
-            Ok(mut p) => p.admit_with_id(tx, id),
-            Err(_) => Err(Rejection::PoolFull { txs: 0, bytes: 0 }),
-        };
+        let admitted = lock(&self.pool).admit_with_id(tx, id);
         match admitted {
             Ok(_) => {
                 if let Some(g) = &self.gossip {
@@ -238,9 +225,7 @@ impl Shared {
             .filter_map(|b| Some((Transaction::decode(b, &limits).ok()?, TxId::of_encoding(b))))
             .filter(|(_, id)| matches!(self.store.tx_position(id), Ok(None)))
             .collect();
-        let Ok(mut p) = self.pool.lock() else {
-            return;
-        };
+        let mut p = lock(&self.pool);
         let mut admitted = 0usize;
         for (tx, id) in decoded {
             if p.admit_with_id(tx, id).is_ok() {
@@ -275,7 +260,7 @@ mod tests {
         drop(b);
         let mut d = w.register(id(3)).unwrap();
         // An answer frees the slots of its id.
-        w.notify(Height(7), &[id(9), id(3)]);
+        w.notify(Height(7), [id(9), id(3)].into_iter());
         assert_eq!(d.rx.try_recv().unwrap(), (Height(7), 1));
         drop(d);
         let _e = w.register(id(4)).unwrap();

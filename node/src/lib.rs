@@ -6,16 +6,23 @@
 //! - [`keyfile`]: secret key files, owner-only and fsynced.
 //! - [`store`]: rocksdb storage of decided batches, certificates, the tx index, proposals and
 //!   the signing state; [`signguard`]: the durable double-sign guard.
-//! - [`app`]: the answers to malachite's `AppMsg`s (transactions come from `ordo-mempool`).
+//! - [`app`]: the answers to malachite's `AppMsg`s, one module per role, and the
+//!   committed-batch feed every consumer of decided batches subscribes to.
+//! - [`decisions`]: `data/decisions.log`, a lagging subscriber of the feed.
+//! - [`doubles`]: Byzantine test doubles, only in a build with the `chaos` feature.
 //! - [`ingress`]: admission, gossip hand-off and ordered acknowledgements, for every way in.
 //! - [`seam`]: the consensus network the engine is given (with the chaos feature, the fault
 //!   layer and the equivocating double in front of libp2p).
 //! - [`node`]: starting and stopping all of it; [`grpc`]: the rollup API; [`rpc`]: the HTTP API
 //!   (same port); [`http`]: a small HTTP client.
+//! - [`wal`]: the consensus WAL checked before the engine starts; a torn or damaged one is kept
+//!   aside.
 //! - [`l1`]: `ordo l1 deploy` and `ordo l1 enqueue` (the L1 reader is in `ordo-da-adapter`).
 
 pub mod app;
 pub mod config;
+pub mod decisions;
+pub mod doubles;
 pub mod genesis;
 pub mod grpc;
 pub mod home;
@@ -28,3 +35,4 @@ pub mod rpc;
 pub mod seam;
 pub mod signguard;
 pub mod store;
+pub mod wal;

@@ -1,8 +1,10 @@
 //! Starting and stopping a node: opens storage, loads keys, starts malachite, the app loop and
 //! the RPC server. Used by `ordo start` and by in-process multi-node tests.
 
-use crate::app::{App, AppError, Shared, Status};
+use crate::app::{App, AppError, AppParts, Feed, Latest, Progress, Shared, Subscription};
 use crate::config::{Config, EngineConfig};
+use crate::decisions::DecisionLog;
+use crate::doubles::Doubles;
 use crate::genesis::Genesis;
 use crate::home::{Home, Keys};
 use crate::signguard::FileGuard;
@@ -32,6 +34,14 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("this node's address {0} is not in the genesis validator set")]
     NotAValidator(String),
+    #[error(transparent)]
+    Double(#[from] crate::doubles::DoubleRefused),
+    #[error(transparent)]
+    SignGuard(#[from] crate::signguard::SignGuardError),
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
+    #[error("decision log: {0}")]
+    DecisionLog(#[from] crate::decisions::LogError),
     #[error("{0}")]
     Other(String),
 }
@@ -45,7 +55,8 @@ pub struct NodeHandle {
     app: JoinHandle<Result<(), AppError>>,
     rpc: JoinHandle<()>,
     gossip: Option<[JoinHandle<()>; 2]>,
-    l1: Option<JoinHandle<()>>,
+    /// The L1 follower and the L1 prune, on a chain with an inbox; the decision log.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for NodeHandle {
@@ -69,7 +80,7 @@ impl NodeHandle {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.engine.handle).await;
         self.app.abort();
         self.rpc.abort();
-        for t in self.gossip.into_iter().flatten().chain(self.l1) {
+        for t in self.gossip.into_iter().flatten().chain(self.tasks) {
             t.abort();
             let _ = t.await;
         }
@@ -93,6 +104,7 @@ impl NodeHandle {
 /// Starts the node of `home`.
 pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let config = Config::read(&home.config())?;
+    let doubles = Doubles::new(&config.testing)?;
     let genesis = Arc::new(Genesis::read(&home.genesis())?);
     let keys = Keys::read(&home)?;
     let address = keys.address();
@@ -101,30 +113,30 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     }
     let g = &genesis.genesis;
     let store = Arc::new(Store::open(&home.db(), g.limits)?);
-    let guard = Arc::new(
-        FileGuard::open(
-            &home.sign_state(),
-            &home.signature_log(),
-            address.to_string(),
-        )
-        .map_err(StartError::Other)?,
-    );
+    let guard = Arc::new(FileGuard::open(
+        &home.sign_state(),
+        &home.signature_log(),
+        address.to_string(),
+    )?);
     let ctx = OrdoContext {
         chain_id: g.chain_id,
     };
     let signature_log = guard.log();
     let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard);
     let codec = ProtoCodec { limits: g.limits };
-    let keypair =
-        ordo_p2p::node_keypair(*keys.node).map_err(|e| StartError::Other(e.to_string()))?;
-    let identity = NetworkIdentity::new(config.moniker.clone(), keypair, Some(address.to_string()));
+    let identity = identity_of(&config, &keys)?;
     let me = ValidatorAddress(address);
     let engine_config = EngineConfig::new(&config, &g.limits)?;
-    let network = crate::seam::spawn(
-        &engine_config,
+    // A WAL torn or damaged by a crash must not keep the validator from starting (the guard,
+    // not the WAL, prevents double signs): it is kept aside and the engine starts empty.
+    crate::wal::recover(&home.wal())?;
+    let (channels, engine, net_faults) = start_engine(
+        engine_config,
         identity,
         codec,
         &config.testing,
+        &home,
+        &signer,
         crate::seam::Double {
             ctx,
             address: me,
@@ -133,19 +145,6 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         },
     )
     .await?;
-    let (channels, engine) = EngineBuilder::new(ctx, engine_config)
-        .with_default_wal(WalContext::new(home.wal(), codec))
-        .with_custom_network(network.actor, network.tx)
-        .with_default_sync(SyncContext::new(codec))
-        .with_default_consensus(ConsensusContext::new_validator(
-            me,
-            Box::new(OrdoVerifier { chain: g.chain_id }),
-            Box::new(signer.clone()),
-        ))
-        .with_default_request(RequestContext::new(100))
-        .build()
-        .await
-        .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
     let gossip = match &config.gossip {
         Some(section) => Some(start_gossip(section, *keys.node, g)?),
         None => None,
@@ -155,25 +154,11 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         None => None,
     };
     let latest_height = latest.as_ref().map_or(0, |d| d.batch.header.height.0);
-    let mut l1_task = None;
-    let l1 = match (&g.l1, &config.l1) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(StartError::Other(
-                "the genesis names an L1 inbox: config.toml needs an [l1] section with rpc \
-                 endpoints (or set ORDO_L1_RPC)"
-                    .into(),
-            ));
-        }
-        (Some(lg), Some(section)) => {
-            let decided_next = latest
-                .as_ref()
-                .map_or(0, |d| d.batch.header.forced_cursor.next);
-            let (ctx, task) = start_l1(lg, section, g, &home, decided_next)?;
-            l1_task = Some(task);
-            Some(ctx)
-        }
-    };
+    let decided_next = latest
+        .as_ref()
+        .map_or(0, |d| d.batch.header.forced_cursor.next);
+    let (l1, l1_task) = l1_of(&config, g, &home, decided_next)?;
+    let (mut feed, feed_handle) = Feed::new(store.clone());
     let shared = Arc::new(Shared {
         store,
         gossip: gossip.as_ref().map(|g| g.handle.clone()),
@@ -181,61 +166,32 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         heights: tokio::sync::watch::Sender::new(latest_height),
         ready: std::sync::atomic::AtomicBool::new(false),
         pool: Mutex::new(ordo_mempool::Mempool::new(config.mempool.clone(), g.limits)),
-        status: Mutex::new(Status {
-            moniker: config.moniker.clone(),
-            address: address.to_string(),
-            chain_id: g.chain_id.0,
-            validators: genesis.set.set.len(),
-            height: latest.as_ref().map_or(0, |d| d.batch.header.height.0),
-            latest_hash: latest
-                .as_ref()
-                .map(|d| d.batch.hash().to_string())
-                .unwrap_or_default(),
-            latest_timestamp_ms: latest.as_ref().map_or(0, |d| d.batch.header.timestamp_ms),
-            latest_tx_count: latest.as_ref().map_or(0, |d| d.batch.header.tx_count),
-            ..Status::default()
-        }),
+        progress: progress_of(&config, &genesis, address, latest.as_ref()),
         genesis: genesis.clone(),
         l1: l1.as_ref().map(|c| c.reader.clone()),
-        net_faults: network.faults,
+        feed: feed_handle.clone(),
+        net_faults,
     });
-    let decisions = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(home.decision_log())
-        .map_err(|e| StartError::Other(format!("{}: {e}", home.decision_log().display())))?;
-    let app = App::new(
+    shared.inline_subscribers(&mut feed);
+    let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
+    tasks.extend(l1_task);
+    let app = App::new(AppParts {
         ctx,
-        shared.clone(),
+        shared: shared.clone(),
         signer,
-        keys.bls.clone(),
+        bls: keys.bls.clone(),
         me,
-        channels.network,
-        config.testing,
-        decisions,
-        l1.clone(),
-    );
+        net: channels.network,
+        doubles,
+        l1: l1.clone(),
+        feed,
+    });
     let app = tokio::spawn(app.run(channels.consensus));
     let gossip = gossip.map(|g| {
-        let shared = shared.clone();
-        let mut rx = g.inbound;
-        let inbound = tokio::spawn(async move {
-            while let Some(bundle) = rx.recv().await {
-                shared.admit_gossiped(&bundle.txs);
-            }
-        });
+        let inbound = spawn_inbound(shared.clone(), g.inbound);
         [g.task, inbound]
     });
-    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
-        .await
-        .map_err(|e| StartError::Other(format!("rpc listen {}: {e}", config.rpc.listen)))?;
-    let rpc_addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Other(e.to_string()))?;
-    let router = crate::rpc::router(shared.clone());
-    let rpc = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (rpc_addr, rpc) = serve_rpc(&config, shared.clone()).await?;
     info!(moniker = %config.moniker, %address, rpc = %rpc_addr, p2p = %config.p2p.listen, "node.started");
     Ok(NodeHandle {
         rpc_addr,
@@ -245,8 +201,158 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         app,
         rpc,
         gossip,
-        l1: l1_task,
+        tasks,
     })
+}
+
+/// The node's libp2p identity (its node key, apart from the consensus keys).
+fn identity_of(config: &Config, keys: &Keys) -> Result<NetworkIdentity, StartError> {
+    let keypair =
+        ordo_p2p::node_keypair(*keys.node).map_err(|e| StartError::Other(e.to_string()))?;
+    let address = keys.address().to_string();
+    Ok(NetworkIdentity::new(
+        config.moniker.clone(),
+        keypair,
+        Some(address),
+    ))
+}
+
+/// The node's progress at start: its latest stored batch.
+fn progress_of(
+    config: &Config,
+    genesis: &crate::genesis::LoadedGenesis,
+    address: ordo_types::Address,
+    latest: Option<&crate::store::Decided>,
+) -> Progress {
+    let latest = latest.map(|d| Latest {
+        height: d.batch.header.height,
+        hash: d.batch.hash(),
+        timestamp_ms: d.batch.header.timestamp_ms,
+        tx_count: d.batch.header.tx_count,
+    });
+    Progress::new(
+        config.moniker.clone(),
+        address,
+        genesis.genesis.chain_id,
+        genesis.set.set.len(),
+        latest,
+    )
+}
+
+/// The consensus engine over its network (with the doubles of a chaos build).
+async fn start_engine(
+    engine_config: EngineConfig,
+    identity: NetworkIdentity,
+    codec: ProtoCodec,
+    testing: &crate::config::TestingSection,
+    home: &Home,
+    signer: &OrdoSigner,
+    double: crate::seam::Double<'_>,
+) -> Result<
+    (
+        malachitebft_app_channel::Channels<OrdoContext>,
+        EngineHandle,
+        Option<ordo_p2p::faults::FaultKnob>,
+    ),
+    StartError,
+> {
+    let (ctx, me) = (double.ctx, double.address);
+    let network = crate::seam::spawn(&engine_config, identity, codec, testing, double).await?;
+    let (channels, engine) = EngineBuilder::new(ctx, engine_config)
+        .with_default_wal(WalContext::new(home.wal(), codec))
+        .with_custom_network(network.actor, network.tx)
+        .with_default_sync(SyncContext::new(codec))
+        .with_default_consensus(ConsensusContext::new_validator(
+            me,
+            Box::new(OrdoVerifier {
+                chain: ctx.chain_id,
+            }),
+            Box::new(signer.clone()),
+        ))
+        .with_default_request(RequestContext::new(100))
+        .build()
+        .await
+        .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
+    Ok((channels, engine, network.faults))
+}
+
+/// The L1 side of a chain with an inbox: the validator's L1 context and the source's task.
+fn l1_of(
+    config: &Config,
+    g: &Genesis,
+    home: &Home,
+    decided_next: u64,
+) -> Result<(Option<crate::app::L1Ctx>, Option<JoinHandle<()>>), StartError> {
+    match (&g.l1, &config.l1) {
+        (None, _) => Ok((None, None)),
+        (Some(_), None) => Err(StartError::Other(
+            "the genesis names an L1 inbox: config.toml needs an [l1] section with rpc \
+             endpoints (or set ORDO_L1_RPC)"
+                .into(),
+        )),
+        (Some(lg), Some(section)) => {
+            let (ctx, task) = start_l1(lg, section, g, home, decided_next)?;
+            Ok((Some(ctx), Some(task)))
+        }
+    }
+}
+
+/// The lagging subscribers of the committed-batch feed: the decision log, and the L1 prune on
+/// a chain with an inbox.
+fn spawn_subscribers(
+    shared: &Shared,
+    home: &Home,
+    config: &Config,
+    l1: Option<&crate::app::L1Ctx>,
+    latest_height: u64,
+) -> Result<Vec<JoinHandle<()>>, StartError> {
+    let (log, log_from) = DecisionLog::open(&home.decision_log(), config.testing.log_tx_ids)?;
+    let mut tasks = vec![tokio::spawn(log.run(shared.feed.subscribe(log_from)?))];
+    if let Some(l1) = l1 {
+        let next = shared
+            .feed
+            .subscribe(ordo_types::Height(latest_height + 1))?;
+        tasks.push(tokio::spawn(prune_l1(l1.reader.clone(), next)));
+    }
+    Ok(tasks)
+}
+
+/// Admits what gossip brings in.
+fn spawn_inbound(
+    shared: Arc<Shared>,
+    mut rx: tokio::sync::mpsc::Receiver<ordo_p2p::gossip::Inbound>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(bundle) = rx.recv().await {
+            shared.admit_gossiped(&bundle.txs);
+        }
+    })
+}
+
+/// The gRPC and HTTP APIs on `[rpc] listen`.
+async fn serve_rpc(
+    config: &Config,
+    shared: Arc<Shared>,
+) -> Result<(SocketAddr, JoinHandle<()>), StartError> {
+    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+        .await
+        .map_err(|e| StartError::Other(format!("rpc listen {}: {e}", config.rpc.listen)))?;
+    let rpc_addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let router = crate::rpc::router(shared);
+    let rpc = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((rpc_addr, rpc))
+}
+
+/// The L1 prune, a lagging subscriber of the committed-batch feed: what the L1 source keeps
+/// in memory and in its cache is forgotten once a decided batch has moved past it.
+async fn prune_l1(reader: ordo_da_adapter::l1::L1Reader, mut sub: Subscription) {
+    while let Ok(Some(c)) = sub.next().await {
+        reader.prune(c.header.forced_cursor.next, c.header.l1_ref.number);
+    }
 }
 
 fn start_l1(

@@ -58,7 +58,7 @@ async fn health(State(s): S) -> Response {
 }
 
 async fn status(State(s): S) -> Response {
-    let mut v = serde_json::to_value(s.status_now()).unwrap_or_default();
+    let mut v = s.status_now().to_json();
     if let (Some(g), Some(obj)) = (&s.gossip, v.as_object_mut()) {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &g.stats;

@@ -13,8 +13,8 @@
 //!   node publishes, it signs and sends a second, conflicting one, through a signer whose guard
 //!   refuses nothing but logs everything.
 //!
-//! Without the feature, this is the libp2p network alone, and a config asking for a double is
-//! refused.
+//! Without the feature, this is the libp2p network alone (a config asking for a double is
+//! refused before, by `crate::doubles`). The equivocator lives in `crate::doubles::equivocate`.
 
 use crate::config::{EngineConfig, TestingSection};
 use crate::node::StartError;
@@ -62,12 +62,6 @@ pub async fn spawn(
     testing: &TestingSection,
     double: Double<'_>,
 ) -> Result<Network, StartError> {
-    #[cfg(not(feature = "chaos"))]
-    if testing.equivocate {
-        return Err(StartError::Other(
-            "testing.equivocate needs an ordo built with `--features ordo-node/chaos`".into(),
-        ));
-    }
     let registry = SharedRegistry::global().with_moniker(config.moniker());
     let (real, tx) = malachitebft_app_channel::spawn::spawn_network_actor(
         identity,
@@ -79,13 +73,14 @@ pub async fn spawn(
     .await
     .map_err(|e| StartError::Other(format!("starting the network: {e}")))?;
     #[cfg(feature = "chaos")]
-    let (inner, faults) = match chaos::equivocator(real.clone(), testing, double).await {
-        Ok(inner) => (inner, Some(FaultKnob::new(0))),
-        Err(e) => {
-            real.stop(None);
-            return Err(e);
-        }
-    };
+    let (inner, faults) =
+        match crate::doubles::equivocate::equivocator(real.clone(), testing, double).await {
+            Ok(inner) => (inner, Some(FaultKnob::new(0))),
+            Err(e) => {
+                real.stop(None);
+                return Err(e);
+            }
+        };
     #[cfg(not(feature = "chaos"))]
     let (inner, faults) = {
         let _ = (testing, double);
@@ -107,66 +102,4 @@ pub async fn spawn(
         real.get_cell().link(actor.get_cell());
     }
     Ok(Network { actor, tx, faults })
-}
-
-#[cfg(feature = "chaos")]
-mod chaos {
-    use super::Double;
-    use crate::config::TestingSection;
-    use crate::node::StartError;
-    use crate::signguard::RecordOnly;
-    use malachitebft_app_channel::app::engine::network::NetworkRef;
-    use malachitebft_engine_byzantine::{ByzantineConfig, ByzantineNetworkProxy, Trigger};
-    use ordo_consensus::OrdoContext;
-    use ordo_consensus::context::{BatchId, BatchValue};
-    use ordo_consensus::signing::OrdoSigner;
-    use ordo_types::Hash;
-    use std::sync::Arc;
-
-    /// A batch id no honest proposer made: `id` with its last byte flipped (or a fixed one for
-    /// a nil vote, which then becomes a vote for a value).
-    fn conflicting_id(id: Option<&BatchId>) -> BatchId {
-        let mut bytes = id.map_or([0x5a; 32], |b| b.0.0);
-        bytes[31] ^= 0xff;
-        BatchId(Hash(bytes))
-    }
-
-    /// The same batch proposed one millisecond later: another header, so another value.
-    fn conflicting_value(v: &BatchValue) -> BatchValue {
-        let mut header = v.header;
-        header.timestamp_ms = header.timestamp_ms.wrapping_add(1);
-        BatchValue::new(header)
-    }
-
-    /// `real`, behind malachite's Byzantine proxy when `testing.equivocate` is set.
-    pub(super) async fn equivocator(
-        real: NetworkRef<OrdoContext>,
-        testing: &TestingSection,
-        double: Double<'_>,
-    ) -> Result<NetworkRef<OrdoContext>, StartError> {
-        if !testing.equivocate {
-            return Ok(real);
-        }
-        let signer = OrdoSigner::new(
-            double.ctx.chain_id,
-            double.key.clone(),
-            Arc::new(RecordOnly(double.signature_log)),
-        );
-        let byzantine = ByzantineConfig::new(None)
-            .with_equivocate_votes(Trigger::Always)
-            .with_equivocate_proposals(Trigger::Always);
-        tracing::warn!("testing.equivocate: this node signs two values at every step");
-        ByzantineNetworkProxy::spawn(
-            byzantine,
-            real,
-            Box::new(signer),
-            double.ctx,
-            double.address,
-            tracing::Span::current(),
-            Some(Box::new(conflicting_value)),
-            Some(Box::new(conflicting_id)),
-        )
-        .await
-        .map_err(|e| StartError::Other(format!("starting the equivocating double: {e}")))
-    }
 }

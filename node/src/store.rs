@@ -365,3 +365,208 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use ordo_types::bls::SignerBitmap;
+    use ordo_types::tx::{BatchTx, Transaction};
+    use ordo_types::{
+        Address, BatchHeader, BlsSecretKey, ChainId, Epoch, ForcedCursor, L1Ref, Namespace, Round,
+    };
+
+    /// A batch of height `h` with `n` transactions, each a distinct payload.
+    pub(crate) fn batch(h: u64, n: usize, parent: Hash) -> Batch {
+        let header = BatchHeader {
+            chain_id: ChainId(7),
+            height: Height(h),
+            parent_hash: parent,
+            timestamp_ms: 1_000 + h,
+            epoch: Epoch(0),
+            validator_set_hash: Hash([1; 32]),
+            l1_ref: L1Ref::default(),
+            forced_cursor: ForcedCursor::default(),
+            namespaces_root: Hash::ZERO,
+            tx_count: 0,
+            body_bytes: 0,
+            proposer: Address([2; 20]),
+        };
+        let txs = (0..n)
+            .map(|i| {
+                let payload = format!("h{h}-t{i}").into_bytes();
+                BatchTx::Ordinary(Transaction::new(Namespace(1 + i as u64 % 3), payload))
+            })
+            .collect();
+        Batch::seal(header, txs, 0, &Limits::default()).expect("a valid batch")
+    }
+
+    /// A certificate shape the store accepts (its signature is not checked on read).
+    pub(crate) fn certificate(b: &Batch, round: u32) -> Certificate {
+        let sk = BlsSecretKey::from_seed(&[9; 32]);
+        Certificate {
+            height: b.header.height,
+            round: Round(round),
+            batch_hash: b.hash(),
+            signers: SignerBitmap::new(4),
+            signature: sk.sign(b"any message"),
+        }
+    }
+
+    pub(crate) fn commit(b: &Batch, round: u32) -> mc::ExtendedCommitCertificate<OrdoContext> {
+        mc::ExtendedCommitCertificate {
+            height: ordo_consensus::ConsHeight(b.header.height.0),
+            round: mc::Round::new(round),
+            value_id: ordo_consensus::BatchId(b.hash()),
+            commit_signatures: Vec::new(),
+        }
+    }
+
+    /// Stores heights 1..=n (two transactions each) as decided, and returns them.
+    pub(crate) fn chain(store: &Store, n: u64) -> Vec<Decided> {
+        let mut parent = Hash::ZERO;
+        (1..=n)
+            .map(|h| {
+                let b = batch(h, 2, parent);
+                parent = b.hash();
+                let d = Decided {
+                    certificate: certificate(&b, 0),
+                    batch: b,
+                };
+                let ids: Vec<TxId> = d.batch.txs.iter().map(BatchTx::id).collect();
+                store
+                    .put_decided(&d, &ids, &commit(&d.batch, 0))
+                    .expect("stored");
+                d
+            })
+            .collect()
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), Limits::default()).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn a_decided_height_is_written_whole_and_drops_its_other_proposals() {
+        let (_dir, store) = open();
+        let decided = batch(1, 3, Hash::ZERO);
+        let other = batch(1, 1, Hash::ZERO);
+        let next = batch(2, 1, decided.hash());
+        store.put_undecided(0, &other).expect("put");
+        store.put_undecided(1, &decided).expect("put");
+        store.put_undecided(0, &next).expect("put");
+        let d = Decided {
+            certificate: certificate(&decided, 1),
+            batch: decided.clone(),
+        };
+        let ids: Vec<TxId> = decided.txs.iter().map(BatchTx::id).collect();
+        store
+            .put_decided(&d, &ids, &commit(&decided, 1))
+            .expect("decided");
+
+        assert_eq!(store.decided(Height(1)).expect("read"), Some(d.clone()));
+        assert_eq!(
+            store.certificate(Height(1)).expect("read"),
+            Some(d.certificate)
+        );
+        assert_eq!(
+            store.commit(Height(1)).expect("read").map(|c| c.value_id),
+            Some(ordo_consensus::BatchId(decided.hash()))
+        );
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(
+                store.tx_position(id).expect("read"),
+                Some((Height(1), i as u32))
+            );
+        }
+        // The body is kept where the proposal was stored (round 1); the other proposal of
+        // height 1 is gone; height 2's proposal is untouched.
+        assert_eq!(
+            store.undecided_at(1, 1).expect("scan"),
+            vec![decided.clone()]
+        );
+        assert_eq!(store.undecided_at(1, 0).expect("scan"), Vec::<Batch>::new());
+        assert_eq!(store.undecided_at(2, 0).expect("scan"), vec![next]);
+        assert_eq!(
+            store.decided_batch_bytes(Height(1)).expect("read"),
+            Some(decided.encode_proto())
+        );
+        assert_eq!(store.latest_height().expect("read"), Some(Height(1)));
+        assert_eq!(store.earliest_height().expect("read"), Some(Height(1)));
+    }
+
+    #[test]
+    fn a_decided_height_survives_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stored = {
+            let store = Store::open(dir.path(), Limits::default()).expect("open");
+            chain(&store, 3)
+        };
+        let store = Store::open(dir.path(), Limits::default()).expect("reopen");
+        assert_eq!(store.latest_height().expect("read"), Some(Height(3)));
+        for d in stored {
+            assert_eq!(store.decided(d.batch.header.height).expect("read"), Some(d));
+        }
+    }
+
+    #[test]
+    fn a_corrupt_record_is_refused_not_served() {
+        let (_dir, store) = open();
+        let stored = chain(&store, 2);
+        let cases: [(&str, &[u8]); 3] = [
+            ("empty record", b""),
+            ("shorter than a round", b"\x00\x00"),
+            ("a round then garbage", b"\x00\x00\x00\x00garbage"),
+        ];
+        for (case, bytes) in cases {
+            store
+                .db
+                .put_cf(store.cf(CF_BATCHES), 1u64.to_be_bytes(), bytes)
+                .expect("put");
+            let err = store.decided(Height(1)).expect_err(case);
+            assert!(
+                matches!(
+                    err,
+                    StoreError::Corrupt {
+                        what: "decided record",
+                        ..
+                    }
+                ),
+                "{case}: {err}"
+            );
+            assert!(store.certificate(Height(1)).is_err(), "{case}");
+        }
+        // A body that does not match its certificate.
+        let mut record = 0u32.to_be_bytes().to_vec();
+        record.extend_from_slice(&stored[1].certificate.encode());
+        store
+            .db
+            .put_cf(store.cf(CF_BATCHES), 1u64.to_be_bytes(), record)
+            .expect("put");
+        let err = store.decided(Height(1)).expect_err("mismatch");
+        assert!(
+            err.to_string().contains("batch is missing")
+                || err.to_string().contains("does not match"),
+            "{err}"
+        );
+        // A corrupt index entry.
+        let id = stored[1].batch.txs[0].id();
+        store
+            .db
+            .put_cf(store.cf(CF_TXS), id.0.0, b"short")
+            .expect("put");
+        assert!(matches!(
+            store.tx_position(&id),
+            Err(StoreError::Corrupt {
+                what: "tx index",
+                ..
+            })
+        ));
+        // Height 2 is intact.
+        assert_eq!(
+            store.decided(Height(2)).expect("read"),
+            Some(stored[1].clone())
+        );
+    }
+}

@@ -512,6 +512,10 @@ fn every_shipped_manifest_parses_and_a_bad_one_is_refused() {
             "name='x'\nduration_s=10\n[setup]\nequivocate=[3]\n",
             "must also be in expect.byzantine",
         ),
+        (
+            "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='tear_wal'\nnodes=[1]\nbytes=7\n",
+            "unknown field",
+        ),
     ] {
         std::fs::write(&bad, text).unwrap();
         let e = ordo_testnet::chaos::manifest::Manifest::read(&bad)

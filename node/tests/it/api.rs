@@ -14,6 +14,8 @@ fn url(c: &Cluster, i: usize) -> String {
     format!("http://{}", c.rpc(i))
 }
 
+// Uses a test double (`ordo_node::doubles`): only in a chaos build.
+#[cfg(feature = "chaos")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transaction_submitted_only_to_a_node_that_never_proposes_is_ordered() {
     // Node 0 proposes only empty batches: whatever reaches only its pool is ordered solely
@@ -30,11 +32,9 @@ async fn a_transaction_submitted_only_to_a_node_that_never_proposes_is_ordered()
         .as_ref()
         .unwrap()
         .shared
-        .status
-        .lock()
-        .unwrap()
+        .status_now()
         .address
-        .clone();
+        .to_string();
     let mut positions = Vec::new();
     for k in 0..5u32 {
         let s = client
@@ -147,6 +147,8 @@ async fn a_rollup_streams_its_verified_slice_of_every_height_across_nodes() {
     c.stop_all().await;
 }
 
+// Uses a test double (`ordo_node::doubles`): only in a chaos build.
+#[cfg(feature = "chaos")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_gets_its_exact_error_and_nothing_else_is_dropped() {
     // One validator that never proposes its pool, with a pool of 4 transactions and two

@@ -164,6 +164,10 @@ async fn all_ordered(
     (batches, ordered)
 }
 
+// Uses a test double (`ordo_node::doubles`): only in a chaos build.
+#[cfg(feature = "chaos")]
+// One scenario, step by step with its checks; its helpers are above.
+#[allow(clippy::too_many_lines)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forced_entries_are_ordered_by_their_deadline_while_one_validator_censors_and_one_lags() {
     let (anvil, d, l1) = dev_l1().await;

@@ -250,10 +250,12 @@ pub enum Action {
     },
     /// Cut the proposer of the next height from every other node.
     IsolateProposer {},
-    /// Cut `bytes` off the end of the nodes' consensus WAL (stopped nodes: a torn last write).
+    /// Cut the stopped nodes' consensus WAL down to its first `keep` bytes (a torn write). A
+    /// `keep` inside the 12-byte header tears it whatever the node was doing when it stopped
+    /// (its WAL is never shorter than the header), so the node must recover (`node/src/wal.rs`).
     TearWal {
         nodes: Vec<usize>,
-        bytes: u64,
+        keep: u64,
     },
     /// Fill the nodes' `data` tmpfs (see `setup.tmpfs`) to the last byte.
     FillDisk {

@@ -528,6 +528,8 @@ async fn next_proposer(c: &Cluster) -> anyhow::Result<usize> {
 }
 
 /// Plays one action; returns a description for the event log.
+// Longer than the house limit (clippy.toml); splitting it is open work (issue 13, item 10).
+#[allow(clippy::too_many_lines)]
 async fn apply(
     c: &mut Cluster,
     f: &mut Faults,
@@ -634,18 +636,23 @@ async fn apply(
             let others: Vec<usize> = (0..f.n).filter(|i| *i != p).collect();
             f.partition(&c.net, &[vec![p], others]);
         }
-        Action::TearWal { nodes, bytes } => {
+        Action::TearWal { nodes, keep } => {
             for &i in nodes {
                 if c.procs[i].is_some() {
                     bail!("tear_wal: node {i} is running; kill it first");
                 }
                 let wal = c.homes[i].wal();
                 let len = std::fs::metadata(&wal)?.len();
+                // A WAL no longer than `keep` would not be torn: the scenario would pass without
+                // exercising anything.
+                if len <= *keep {
+                    bail!("tear_wal: node {i}'s WAL is {len} bytes, not longer than keep = {keep}");
+                }
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(&wal)?
-                    .set_len(len.saturating_sub(*bytes))?;
-                events.push(&json!({"t_ms": now_ms(), "torn_wal": i, "from": len, "bytes": bytes}));
+                    .set_len(*keep)?;
+                events.push(&json!({"t_ms": now_ms(), "torn_wal": i, "from": len, "to": keep}));
             }
         }
         Action::FillDisk { nodes } => {
@@ -685,6 +692,8 @@ async fn apply(
 
 /// Runs `m` and returns its verdict. The scenario directory is kept when a check fails (or with
 /// `keep`), removed otherwise.
+// Longer than the house limit (clippy.toml); splitting it is open work (issue 13, item 10).
+#[allow(clippy::too_many_lines)]
 pub async fn scenario(m: &Manifest, opts: &RunOptions) -> anyhow::Result<Verdict> {
     let dir = opts.dir.join(&m.name);
     if dir.exists() {
