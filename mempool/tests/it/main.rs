@@ -24,6 +24,8 @@ fn small() -> MempoolConfig {
     }
 }
 
+// A table test: long by its table, not by its logic.
+#[allow(clippy::too_many_lines)]
 #[test]
 fn admission_outcomes() {
     let limits = Limits {
