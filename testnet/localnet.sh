@@ -6,6 +6,7 @@
 #                                  the validators, wait until they decide; then (on a terminal)
 #                                  watch: a light load, the demo rollup and a live status line
 #                                  per node until Ctrl-C (the testnet keeps running)
+#   testnet/localnet.sh build      only build ordo and ordo-testnet (what up does first)
 #   testnet/localnet.sh watch      the live view again (load, demo rollup, status lines)
 #   testnet/localnet.sh status     each node's height, round, latest batch and pool size
 #   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
@@ -20,10 +21,12 @@
 #
 # Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
 # ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target),
+# ORDO_FEATURES (cargo features of the build, e.g. ordo-node/chaos as testnet/test.sh builds),
 # ORDO_L1 (1: with anvil and forced inclusion, the default; 0: static mode, no L1),
 # ORDO_L1_PORT (default base + 500), ORDO_INCLUSION_DELAY (L1 blocks, default 2),
 # ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals),
-# ORDO_WATCH (1: `up` ends in the live view, the default on a terminal; 0: it returns at once),
+# ORDO_WATCH (1: `up` ends in the live view, the default when stdin and stdout are a terminal;
+#   0: it returns at once),
 # ORDO_WATCH_RATE (the live view's light load, tx/s, default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +54,8 @@ build() {
   testnet/install-deps.sh
   local flag=()
   [ "$PROFILE" = debug ] || flag=(--profile "$PROFILE")
-  echo "localnet: building ordo ($PROFILE)..."
+  [ -z "${ORDO_FEATURES:-}" ] || flag+=(--features "$ORDO_FEATURES")
+  echo "localnet: building ordo ($PROFILE${ORDO_FEATURES:+, features $ORDO_FEATURES})..."
   cargo build -q -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet "${flag[@]}"
 }
 
@@ -160,7 +164,7 @@ up() {
   done
   echo "localnet: up. Try: testnet/localnet.sh submit 1 c0ffee && testnet/localnet.sh batch <height>"
   local want=${ORDO_WATCH:-auto}
-  if [ "$want" = 1 ] || { [ "$want" = auto ] && [ -t 1 ]; }; then
+  if [ "$want" = 1 ] || { [ "$want" = auto ] && [ -t 0 ] && [ -t 1 ]; }; then
     watch
   fi
 }
@@ -177,6 +181,7 @@ watch() {
 
 case "${1:-}" in
   up) up "${2:-4}" ;;
+  build) build ;;
   down)
     i=0; for _ in $(nodes); do stop_node "$i"; i=$((i + 1)); done
     stop_anvil
@@ -212,5 +217,5 @@ case "${1:-}" in
   batch)
     [ -n "${2:-}" ] || die "usage: $0 batch HEIGHT"
     "$BIN" batch get --rpc "$(rpc_of 0)" --height "$2" --genesis "$DIR/node-0/genesis.json" ;;
-  *) sed -n '2,29p' "$0"; exit 2 ;;
+  *) sed -n '2,30p' "$0"; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs every test CI runs
 # (unit, property, golden-vector, integration and process tests of the whole workspace), then
-# the chaos runner's CI subset (real processes in network namespaces; needs root).
+# the README's testnet walk-through (testnet/readme-test.sh), then the chaos runner's CI subset
+# (real processes in network namespaces; needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
@@ -22,7 +23,17 @@ else
   cargo test --workspace --all-features --locked
 fi
 
+# The validator binary operators run (default features): it orders a transaction and refuses
+# every test double in its config.
+testnet/default-build.sh
+
+# The binaries of the README walk-through and the chaos runner: the chaos build, once.
+cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
+
+# Docs: every command of the README's "Run a local testnet" section against a real localnet
+# (under 3 minutes). ORDO_FEATURES makes localnet.sh's build the one above, a no-op.
+ORDO_FEATURES=ordo-node/chaos testnet/readme-test.sh
+
 # Tier 2: the chaos scenarios marked `ci = true`, one fresh testnet each (about 8 minutes).
 # A failing scenario keeps its directory under chaos-runs/ and fails the run.
-cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
 "$CARGO_TARGET_DIR/debug/ordo-testnet" chaos --ci --dir chaos-runs

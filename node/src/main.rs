@@ -118,8 +118,13 @@ enum TxCommand {
         /// Payload as hex (with or without 0x).
         #[arg(long)]
         payload: String,
+        /// Wait until the transaction is ordered (`/v1/tx/{id}` says "ordered"), then print
+        /// its height and index; fail if it is not ordered within --timeout.
         #[arg(long)]
         wait: bool,
+        /// With --wait: seconds to wait for the transaction to be ordered.
+        #[arg(long, default_value_t = 60, requires = "wait")]
+        timeout: u64,
     },
 }
 
@@ -242,7 +247,11 @@ fn main() -> anyhow::Result<()> {
             namespace,
             payload,
             wait,
-        }) => runtime()?.block_on(submit(&rpc, namespace, &payload, wait))?,
+            timeout,
+        }) => {
+            let wait = wait.then(|| std::time::Duration::from_secs(timeout));
+            runtime()?.block_on(submit(&rpc, namespace, &payload, wait))?
+        }
         Command::Batch(BatchCommand::Get {
             rpc,
             height,
@@ -290,7 +299,14 @@ fn rpc_addr(rpc: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("--rpc {rpc}: expected http://<ip>:<port>"))
 }
 
-async fn submit(rpc: &str, namespace: u64, payload: &str, wait: bool) -> anyhow::Result<()> {
+/// Submits a transaction; with `wait`, polls `/v1/tx/{id}` until the node reports it ordered
+/// (a pending transaction answers 200 too, with `"status": "pending"`) or `wait` has passed.
+async fn submit(
+    rpc: &str,
+    namespace: u64,
+    payload: &str,
+    wait: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
     let addr = rpc_addr(rpc)?;
     hex::decode(payload.trim_start_matches("0x")).context("--payload must be hex")?;
     let body = serde_json::json!({"namespace": namespace, "payload": payload});
@@ -298,22 +314,23 @@ async fn submit(rpc: &str, namespace: u64, payload: &str, wait: bool) -> anyhow:
     if code != 200 {
         bail!("{rpc} refused the transaction ({code}): {v}");
     }
+    let Some(timeout) = wait else {
+        println!("{v}");
+        return Ok(());
+    };
     let id = v
         .get("id")
         .and_then(|i| i.as_str())
-        .unwrap_or_default()
+        .with_context(|| format!("{rpc} accepted the transaction but gave no id: {v}"))?
         .to_string();
-    if !wait {
-        println!("{v}");
-        return Ok(());
-    }
     let start = std::time::Instant::now();
     loop {
         let (code, v) = http::get_json(addr, &format!("/v1/tx/{id}")).await?;
-        if code == 200 {
+        let status = v.get("status").and_then(|s| s.as_str());
+        if code == 200 && status == Some("ordered") {
             let out = serde_json::json!({
                 "id": id,
-                "status": v.get("status"),
+                "status": "ordered",
                 "height": v.get("height"),
                 "index": v.get("index"),
                 "latency_ms": start.elapsed().as_millis() as u64,
@@ -321,10 +338,19 @@ async fn submit(rpc: &str, namespace: u64, payload: &str, wait: bool) -> anyhow:
             println!("{out}");
             return Ok(());
         }
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            bail!("transaction {id} not ordered within 60 s");
+        // Pending in the pool (200), or not yet known/indexed (404): keep waiting. Anything
+        // else is the node's error, not a state of the transaction.
+        if code != 200 && code != 404 {
+            bail!("{rpc}: /v1/tx/{id} answered {code}: {v}");
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        if start.elapsed() >= timeout {
+            let last = status.map_or_else(|| format!("{code} {v}"), str::to_string);
+            bail!(
+                "transaction {id} not ordered within {} s (last status: {last})",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -169,3 +169,116 @@ async fn ordered_acknowledgements_survive_kill_minus_nine_of_every_node() {
         check_no_equivocation(h);
     }
 }
+
+/// Runs `ordo ARGS` to completion off the async runtime; returns (success, stdout, stderr).
+async fn ordo(args: Vec<String>) -> (bool, String, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::cluster::ordo_bin())
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ordo tx submit --wait` (what `testnet/localnet.sh submit` runs) returns only once the
+/// transaction is ordered and prints where: a pending transaction also answers 200 on
+/// `/v1/tx/{id}`, which once made it print `"status":"pending"` at once. Without a quorum it
+/// fails after `--timeout` with the last status seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tx_submit_wait_returns_once_ordered_with_its_height() {
+    let mut p = Processes::init(4);
+    for i in 0..4 {
+        p.start(i);
+    }
+    wait(&p, &[0, 1, 2, 3], 2, Duration::from_secs(90)).await;
+    for (k, payload) in ["c0ffee", "0xf00d", "beef01"].into_iter().enumerate() {
+        let node = k % 4;
+        let rpc = format!("http://{}", p.rpcs[node]);
+        let args = [
+            "tx",
+            "submit",
+            "--rpc",
+            &rpc,
+            "--namespace",
+            "1",
+            "--payload",
+            payload,
+            "--wait",
+        ];
+        let (ok, stdout, stderr) = ordo(args.iter().map(|a| a.to_string()).collect()).await;
+        assert!(ok, "ordo tx submit --wait failed: {stderr}");
+        let line = stdout.trim();
+        assert_eq!(line.lines().count(), 1, "one JSON line expected: {stdout}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["status"], "ordered",
+            "--wait returned before ordering: {line}"
+        );
+        let height = v["height"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no height: {line}"));
+        let index = v["index"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no index: {line}")) as usize;
+        assert!(height >= 1, "{line}");
+        // The node reports the same position, and the batch at that height holds the payload there.
+        let id = v["id"].as_str().unwrap();
+        let (code, tx) = ordo_node::http::get_json(p.rpcs[node], &format!("/v1/tx/{id}"))
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{tx}");
+        assert_eq!(
+            (tx["status"].as_str(), tx["height"].as_u64()),
+            (Some("ordered"), Some(height))
+        );
+        let (code, b) = ordo_node::http::get_json(p.rpcs[node], &format!("/v1/batch/{height}"))
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{b}");
+        let want = format!("0x{}", payload.trim_start_matches("0x"));
+        assert_eq!(
+            b["txs"][index]["payload"],
+            want.as_str(),
+            "batch {height}: {b}"
+        );
+    }
+
+    // No quorum (three of four stopped): node 0 keeps the transaction pending; --wait gives up
+    // after --timeout with a clear error instead of claiming anything.
+    for i in 1..4 {
+        p.kill(i);
+    }
+    let rpc = format!("http://{}", p.rpcs[0]);
+    let args = [
+        "tx",
+        "submit",
+        "--rpc",
+        &rpc,
+        "--namespace",
+        "1",
+        "--payload",
+        "dead01",
+        "--wait",
+        "--timeout",
+        "2",
+    ];
+    let start = Instant::now();
+    let (ok, stdout, stderr) = ordo(args.iter().map(|a| a.to_string()).collect()).await;
+    assert!(!ok, "ordered without a quorum? {stdout}");
+    assert!(
+        stderr.contains("not ordered within 2 s") && stderr.contains("pending"),
+        "unclear timeout error: {stderr}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "--timeout 2 took {:?}",
+        start.elapsed()
+    );
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# The README's "Run a local testnet" walk-through, tested: runs every command its `sh` blocks
+# show, in order, against a real localnet (four `ordo` validators and anvil, in a temporary
+# directory on free loopback ports), and checks each does what the README says. Fails loudly
+# with the README command that misbehaved (its output and the localnet directory are kept).
+#
+# Drift guard: the commands are read from the README; one the README shows that is not in
+# EXPECTED below (or one in EXPECTED the README no longer shows) fails the run, so a changed
+# walk-through cannot go untested.
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/ordo-target), ORDO_FEATURES (the build's
+# features; testnet/test.sh passes ordo-node/chaos so its build is reused), ORDO_README_BASE
+# (the localnet's base port; default: a free range), ORDO_README_KEEP=1 (keep the directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+export ORDO_PROFILE=debug
+unset ORDO_WATCH ORDO_L1 ORDO_CENSOR ORDO_L1_PORT
+BIN="$CARGO_TARGET_DIR/debug/ordo"
+T0=$(date +%s)
+
+# Every command of the README's testnet section, as written there (whitespace collapsed,
+# trailing comments dropped), in the order they are run.
+EXPECTED=(
+  "testnet/localnet.sh up"
+  "testnet/localnet.sh submit 1 c0ffee"
+  "testnet/localnet.sh enqueue 1 f00d"
+  "testnet/localnet.sh batch 21"
+  "testnet/localnet.sh status"
+  "testnet/localnet.sh watch"
+  "testnet/localnet.sh load --rate 2000 --duration 10"
+  "cargo run -p ordo-client --example rollup -- --nodes http://127.0.0.1:27001,http://127.0.0.1:27004"
+  "testnet/localnet.sh logs 2"
+  "testnet/localnet.sh kill 2; testnet/localnet.sh restart 2"
+  "testnet/localnet.sh down"
+)
+
+say() { printf 'readme-test [%3s s] %s\n' "$(($(date +%s) - T0))" "$*"; }
+
+# --- drift guard -------------------------------------------------------------------------
+readme_commands() {
+  awk '
+    /^## / { in_section = ($0 ~ /^## Run a local testnet/) }
+    in_section && /^```/ { if (in_block) { in_block = 0 } else if ($0 ~ /^```sh[[:space:]]*$/) { in_block = 1 }; next }
+    in_section && in_block { print }
+  ' README.md |
+    sed -E 's/(^|[[:space:]])#.*$//; s/[[:space:]]+/ /g; s/^ //; s/ $//' | grep -v '^$' || true
+}
+mapfile -t README_CMDS < <(readme_commands)
+[ "${#README_CMDS[@]}" -gt 0 ] || { echo "readme-test: FAILED: no commands found in the README's 'Run a local testnet' section" >&2; exit 1; }
+drift=0
+for c in "${README_CMDS[@]}"; do
+  printf '%s\n' "${EXPECTED[@]}" | grep -qxF -- "$c" || {
+    echo "readme-test: FAILED: the README shows \`$c\`, which testnet/readme-test.sh does not run (add it and its check)" >&2
+    drift=1
+  }
+done
+for c in "${EXPECTED[@]}"; do
+  printf '%s\n' "${README_CMDS[@]}" | grep -qxF -- "$c" || {
+    echo "readme-test: FAILED: testnet/readme-test.sh runs \`$c\`, which the README no longer shows (update EXPECTED)" >&2
+    drift=1
+  }
+done
+[ $drift = 0 ] || exit 1
+say "the README's testnet section shows ${#README_CMDS[@]} commands, all covered"
+
+# --- a localnet of its own ------------------------------------------------------------------
+free_base() {
+  python3 - <<'EOF'
+import random, socket
+for _ in range(500):
+    b = random.randrange(41000, 47000, 20)
+    def free(p):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p)); return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+    if all(free(p) for p in list(range(b, b + 12)) + [b + 500]):
+        print(b); break
+EOF
+}
+BASE=${ORDO_README_BASE:-$(free_base)}
+[ -n "$BASE" ] || { echo "readme-test: FAILED: no free port range" >&2; exit 1; }
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ordo-readme.XXXXXX")
+export ORDO_LOCALNET="$WORK/localnet" ORDO_BASE_PORT=$BASE
+DIR=$ORDO_LOCALNET
+rpc() { echo "http://127.0.0.1:$((BASE + 3 * $1 + 1))"; }
+# A process is gone when it no longer exists or is a zombie nobody reaped yet.
+alive() { [ -e "/proc/$1" ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+height() { curl -sf --max-time 2 "$(rpc "$1")/v1/status" 2>/dev/null | jq -er '.height' 2>/dev/null || echo 0; }
+
+CURRENT="" OUT="" RC=0 N=0 PASSED=0
+cleanup() {
+  local rc=$?
+  if [ -d "$DIR" ]; then testnet/localnet.sh down >/dev/null 2>&1 || true; fi
+  if [ $rc = 0 ] && [ "${ORDO_README_KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else echo "readme-test: kept $WORK"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  {
+    echo "readme-test: FAILED: README command \`$CURRENT\`: $*"
+    if [ -n "$OUT" ] && [ -s "$OUT" ]; then
+      echo "--- its output (last 30 lines, exit status $RC) ---"
+      tail -n 30 "$OUT"
+      echo "---"
+    fi
+  } >&2
+  exit 1
+}
+
+# The README's text of a command, with its ports moved to this localnet's (the README assumes
+# the default base 27000).
+localize() {
+  local s=$1 out="" p
+  while [[ $s =~ 127\.0\.0\.1:(27[0-9][0-9][0-9]) ]]; do
+    p=${BASH_REMATCH[1]}
+    out+="${s%%"127.0.0.1:$p"*}127.0.0.1:$((BASE + p - 27000))"
+    s=${s#*"127.0.0.1:$p"}
+  done
+  echo "$out$s"
+}
+
+# run TIMEOUT_S COMMAND: runs the README's command (no terminal: stdin /dev/null, output to a
+# file) under `timeout`; sets OUT, RC and MS.
+run() {
+  local t=$1
+  CURRENT=$2
+  printf '%s\n' "${README_CMDS[@]}" | grep -qxF -- "$CURRENT" || fail "not in the README (the list above is stale)"
+  N=$((N + 1))
+  OUT="$WORK/$N.out"
+  local start; start=$(date +%s%N)
+  set +e
+  timeout "$t" bash -c "$(localize "$CURRENT")" </dev/null >"$OUT" 2>&1
+  RC=$?
+  set -e
+  MS=$((($(date +%s%N) - start) / 1000000))
+}
+ok() { PASSED=$((PASSED + 1)); say "ok   $CURRENT  (${MS} ms): $*"; }
+need_rc0() { [ "$RC" = 0 ] || { [ "$RC" = 124 ] && fail "did not finish within its bound${1:+ ($1)}"; fail "exit status $RC"; }; }
+
+# The build `up` starts with, outside the timed walk-through (a no-op after testnet/test.sh's).
+say "building ordo and ordo-testnet (features: ${ORDO_FEATURES:-none}; a no-op when already built)"
+b0=$(date +%s)
+testnet/localnet.sh build >"$WORK/build.out" 2>&1 || { cat "$WORK/build.out" >&2; echo "readme-test: FAILED: the build" >&2; exit 1; }
+say "build: $(($(date +%s) - b0)) s; localnet in $DIR, base port $BASE"
+
+# --- the walk-through ------------------------------------------------------------------------
+run 180 "testnet/localnet.sh up"
+need_rc0 "it must return once the nodes decide when not on a terminal, not stay in the live view"
+grep -q "localnet: up" "$OUT" || fail "no 'localnet: up' line"
+grep -q "live view" "$OUT" && fail "entered the live view without a terminal"
+[ "$(ls -d "$DIR"/node-* | wc -l)" = 4 ] || fail "README: four validators; found $(ls -d "$DIR"/node-* | wc -l)"
+[ -s "$DIR/l1/deployed.json" ] || fail "README: anvil as the L1 with the inbox deployed; no l1/deployed.json"
+for i in 0 1 2 3; do
+  h=$(sed -n "s/^node-$i  rpc .*  height \([0-9]*\)$/\1/p" "$OUT")
+  [ -n "$h" ] && [ "$h" -ge 1 ] || fail "node-$i has not decided (line: $(grep "^node-$i " "$OUT" || echo none))"
+done
+ok "4 validators and anvil up, every node past height 1"
+
+run 60 "testnet/localnet.sh submit 1 c0ffee"
+need_rc0
+line=$(tail -n 1 "$OUT")
+echo "$line" | jq -e '.status == "ordered" and (.height | type == "number") and .height >= 1 and (.index | type == "number")' >/dev/null 2>&1 ||
+  fail "README: 'wait until ordered'; printed: $line"
+id=$(echo "$line" | jq -r .id)
+h=$(echo "$line" | jq -r .height)
+curl -sf "$(rpc 0)/v1/tx/$id" | jq -e --argjson h "$h" '.status == "ordered" and .height == $h' >/dev/null ||
+  fail "node 0 does not report $id ordered at height $h"
+ok "$line"
+
+run 90 "testnet/localnet.sh enqueue 1 f00d"
+need_rc0
+line=$(grep '^ordered after [0-9]* ms: ' "$OUT" || true)
+[ -n "$line" ] || fail "README: 'wait until ordered'; no 'ordered after' line"
+echo "${line#*ms: }" | jq -e '.status == "ordered" and .height >= 1' >/dev/null 2>&1 || fail "not ordered: $line"
+ok "$line"
+
+CURRENT="testnet/localnet.sh batch 21" OUT="" RC=0
+for _ in $(seq 1 600); do [ "$(height 0)" -ge 21 ] && break; sleep 0.1; done
+[ "$(height 0)" -ge 21 ] || fail "node 0 did not reach height 21 within 60 s (at $(height 0))"
+run 30 "testnet/localnet.sh batch 21"
+need_rc0
+jq -e '.verified == true and .height == 21 and (.hash | type == "string")
+       and .certificate.signers * 3 > .certificate.validators * 2' "$OUT" >/dev/null 2>&1 ||
+  fail "README: 'verify it against the genesis validator set'; printed: $(head -c 400 "$OUT")"
+ok "verified, $(jq -c .certificate "$OUT")"
+
+run 30 "testnet/localnet.sh status"
+need_rc0
+for i in 0 1 2 3; do
+  l=$(grep "^node-$i " "$OUT" || true)
+  [[ $l =~ ^node-$i\ +pid\ [0-9]+\ +(\{.*\})$ ]] || fail "README: 'every node's height'; node-$i: ${l:-missing}"
+  echo "${BASH_REMATCH[1]}" | jq -e '.height >= 1' >/dev/null 2>&1 || fail "node-$i: no height: $l"
+  [[ $l == *latest* && $l == *pool* ]] || fail "README: 'latest batch, pool size'; node-$i: $l"
+done
+ok "4 nodes listed with height, latest batch and pool size"
+
+# Interactive: without a terminal it must still print plain (not redrawn) frames, then stop
+# when interrupted.
+run 8 "testnet/localnet.sh watch"
+[ "$RC" = 124 ] || [ "$RC" = 0 ] || fail "exit status $RC without a terminal"
+grep -q 'finality p50' "$OUT" || fail "no live view printed"
+for i in 0 1 2 3; do grep -Eq "^node-$i +[0-9]+ " "$OUT" || fail "the live view has no line for node-$i"; done
+grep -q 'demo rollup (namespace 7)' "$OUT" || fail "the live view has no demo rollup line"
+grep -q $'\x1b\[' "$OUT" && fail "terminal escape codes written to a non-terminal"
+ok "plain frames without a terminal: $(grep -c 'finality p50' "$OUT") in 8 s"
+
+run 90 "testnet/localnet.sh load --rate 2000 --duration 10"
+need_rc0
+line=$(grep '^{' "$OUT" | tail -n 1)
+echo "$line" | jq -e '.ordered > 0 and .ordered_twice == 0' >/dev/null 2>&1 || fail "README: 'JSON figures'; last JSON line: ${line:-none}"
+ok "$(echo "$line" | jq -c '{submitted, accepted, ordered, ordered_per_s, latency_ms}')"
+
+# The example is built first so the bound below is on its run, not on a compilation.
+CURRENT="cargo run -p ordo-client --example rollup -- --nodes http://127.0.0.1:27001,http://127.0.0.1:27004" OUT="" RC=0
+b0=$(date +%s)
+cargo build -q -p ordo-client --example rollup 2>"$WORK/rollup-build.out" || { OUT="$WORK/rollup-build.out"; fail "does not build"; }
+say "rollup example built in $(($(date +%s) - b0)) s"
+run 90 "$CURRENT"
+need_rc0
+v=$(grep -c '^height [0-9]* batch [0-9a-fx]* verified: ' "$OUT" || true)
+[ "$v" -ge 1 ] || fail "README: 'stream its verified slices'; none printed"
+grep -q '^all 10 transactions ordered and verified$' "$OUT" || fail "it did not see all its transactions verified"
+ok "$(grep -c '^submitted ' "$OUT") submitted, $v verified slices, all 10 transactions ordered and verified"
+
+# Follows: still running when the timeout ends it.
+run 4 "testnet/localnet.sh logs 2"
+[ "$RC" = 124 ] || fail "did not keep following node 2's log (exit status $RC)"
+[ -s "$OUT" ] || fail "printed nothing"
+ok "$(wc -l <"$OUT") lines, still following after 4 s"
+
+old=$(cat "$DIR/node-2/pid")
+before=$(height 2)
+run 60 "testnet/localnet.sh kill 2; testnet/localnet.sh restart 2"
+need_rc0
+grep -q 'node-2 killed' "$OUT" && grep -q 'node-2 restarted' "$OUT" || fail "unexpected output"
+alive "$old" && fail "the old node-2 process $old is still alive"
+new=$(cat "$DIR/node-2/pid" 2>/dev/null || true)
+[ -n "$new" ] && alive "$new" || fail "node 2 is not running after restart"
+target=$(($(height 0) + 5))
+for _ in $(seq 1 600); do [ "$(height 2)" -ge "$target" ] && break; sleep 0.1; done
+after=$(height 2)
+[ "$after" -ge "$target" ] || fail "node 2 did not come back and advance: height $before before, $after now, others at $(height 0)"
+[ "$after" -ge "$before" ] || fail "node 2's height regressed: $before -> $after"
+ok "node 2 (pid $old -> $new) back at height $after (was $before before kill -9)"
+
+pids=$(cat "$DIR"/node-*/pid "$DIR/l1/pid" 2>/dev/null)
+run 60 "testnet/localnet.sh down"
+need_rc0
+grep -q 'localnet: stopped' "$OUT" || fail "unexpected output"
+for p in $pids; do alive "$p" && fail "process $p still alive"; done
+for i in 0 1 2 3; do curl -sf --max-time 1 "$(rpc "$i")/health" >/dev/null 2>&1 && fail "node $i still answers"; done
+ok "$(echo "$pids" | wc -w) processes (4 nodes, anvil) gone"
+
+say "PASSED: all $PASSED README commands did what the README says ($(($(date +%s) - T0)) s)"
