@@ -90,7 +90,8 @@ pub enum InvalidProposal {
 
 impl InvalidProposal {
     /// True when the verdict may change once this validator has read more of the L1: the
-    /// caller waits (briefly, off the consensus path) and judges again.
+    /// caller waits once, at most `[l1] wait_ms`, and judges again (ADR 12: the wait is on the
+    /// consensus path, bounded, and paid only by a validator whose L1 view lags).
     pub fn needs_more_l1(&self) -> bool {
         matches!(
             self,

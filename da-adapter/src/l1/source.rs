@@ -9,9 +9,10 @@
 //!   timeout; the in-memory view keeps only entries not yet ordered and recent block hashes.
 //! - **Available.** Several RPC endpoints: on an error it moves to the next one and backs off
 //!   (doubling from the poll interval up to 10 s); an unreachable L1 stops only forced inclusion.
-//! - **Never in the way.** Validators read the view through a lock held for a copy; nothing
-//!   they call waits on the network except [`L1Reader::wait_for`] and [`L1Reader::fetch_hash`],
-//!   which the node calls off the consensus path.
+//! - **Bounded in the way.** Validators read the view through a lock held for a copy; nothing
+//!   they call waits on the network except [`L1Reader::wait_for`] and [`L1Reader::fetch_hash`].
+//!   The node calls those while judging a proposal whose `l1_ref` it has not read yet: on the
+//!   consensus path, once, within `[l1] wait_ms` (ADR 12).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;

@@ -62,9 +62,13 @@ impl App {
             // Not read here yet: wait briefly for this node's L1 view, then judge again.
             let n = header.l1_ref.number;
             debug!(l1_ref = n, error = %e, "consensus.waiting_for_l1");
-            if l1.reader.wait_for(n, l1.wait).await {
-                let _ = tokio::time::timeout(l1.wait, l1.reader.fetch_hash(n)).await;
-            }
+            // One deadline for both steps: the whole wait is at most `wait_ms` (ADR 12).
+            let _ = tokio::time::timeout(l1.wait, async {
+                if l1.reader.wait_for(n, l1.wait).await {
+                    let _ = l1.reader.fetch_hash(n).await;
+                }
+            })
+            .await;
             verdict = self.judge(rules, batch);
         }
         match verdict {
