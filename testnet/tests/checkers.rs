@@ -516,6 +516,10 @@ fn every_shipped_manifest_parses_and_a_bad_one_is_refused() {
             "name='x'\nduration_s=10\n[[fault]]\nat_s=1\naction='tear_wal'\nnodes=[1]\nbytes=7\n",
             "unknown field",
         ),
+        (
+            "name='x'\nnodes=1\nduration_s=10\n[[fault]]\nat_s=1\naction='flap'\nuntil_s=5.0\nperiod_ms=1000\n",
+            "flap: needs at least 2 nodes, the scenario has 1",
+        ),
     ] {
         std::fs::write(&bad, text).unwrap();
         let e = ordo_testnet::chaos::manifest::Manifest::read(&bad)

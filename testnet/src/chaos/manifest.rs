@@ -378,6 +378,10 @@ impl Manifest {
                 Action::Flap { until_s, .. } if *until_s > self.duration_s as f64 => {
                     return Err("flap: until_s is past duration_s".into());
                 }
+                // A flap splits the nodes in two non-empty sides.
+                Action::Flap { .. } if self.nodes < 2 => {
+                    return Err(format!("flap: needs at least 2 nodes, the scenario has {}", self.nodes));
+                }
                 _ => {}
             }
         }
