@@ -380,7 +380,10 @@ impl Manifest {
                 }
                 // A flap splits the nodes in two non-empty sides.
                 Action::Flap { .. } if self.nodes < 2 => {
-                    return Err(format!("flap: needs at least 2 nodes, the scenario has {}", self.nodes));
+                    return Err(format!(
+                        "flap: needs at least 2 nodes, the scenario has {}",
+                        self.nodes
+                    ));
                 }
                 _ => {}
             }
