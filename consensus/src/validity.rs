@@ -305,6 +305,19 @@ mod tests {
         Batch::seal(b.header, b.txs.clone(), next, &Limits::default()).unwrap_or(b)
     }
 
+    struct Case<I, E> {
+        case: &'static str,
+        input: I,
+        expected: E,
+    }
+
+    fn l1_ref(number: u64, hash: u8) -> L1Ref {
+        L1Ref {
+            number,
+            hash: Hash([hash; 32]),
+        }
+    }
+
     // A table test: long by its table, not by its logic.
     #[allow(clippy::too_many_lines)]
     #[test]
@@ -312,71 +325,106 @@ mod tests {
         let limits = Limits::default();
         let r = rules(&limits);
         let p = parent();
-        let cases: Vec<(&str, Batch, Result<(), &str>)> = vec![
-            ("a good proposal", good(), Ok(())),
-            (
-                "equal timestamp",
-                with(|b| b.header.timestamp_ms = NOW - 1000),
-                Ok(()),
-            ),
-            (
-                "wrong chain",
-                with(|b| b.header.chain_id = ChainId(8)),
-                Err("ChainId"),
-            ),
-            (
-                "height skips",
-                with(|b| b.header.height = Height(6)),
-                Err("Height"),
-            ),
-            (
-                "height repeats",
-                with(|b| b.header.height = Height(4)),
-                Err("Height"),
-            ),
-            (
-                "wrong parent",
-                with(|b| b.header.parent_hash = Hash([5; 32])),
-                Err("Parent"),
-            ),
-            (
-                "time backwards",
-                with(|b| b.header.timestamp_ms = NOW - 1001),
-                Err("TimeBackwards"),
-            ),
-            (
-                "time too far ahead",
-                with(|b| b.header.timestamp_ms = NOW + 501),
-                Err("TimeAhead"),
-            ),
-            (
-                "time at the skew bound",
-                with(|b| b.header.timestamp_ms = NOW + 500),
-                Ok(()),
-            ),
-            (
-                "wrong epoch",
-                with(|b| b.header.epoch = Epoch(1)),
-                Err("Epoch"),
-            ),
-            (
-                "wrong set",
-                with(|b| b.header.validator_set_hash = Hash([8; 32])),
-                Err("ValidatorSet"),
-            ),
-            (
-                "not the scheduled proposer",
-                with(|b| b.header.proposer = Address([2; 20])),
-                Err("Proposer"),
-            ),
-            (
-                "cursor does not continue",
-                with(|b| b.header.forced_cursor = ForcedCursor { first: 2, next: 2 }),
-                Err("ForcedCursor"),
-            ),
-            (
-                "forced entry without L1",
-                with(|b| {
+        let cases = [
+            Case {
+                case: "a good proposal",
+                input: good(),
+                expected: Ok(()),
+            },
+            Case {
+                case: "equal timestamp",
+                input: with(|b| b.header.timestamp_ms = NOW - 1000),
+                expected: Ok(()),
+            },
+            Case {
+                case: "wrong chain",
+                input: with(|b| b.header.chain_id = ChainId(8)),
+                expected: Err(InvalidProposal::ChainId {
+                    expected: ChainId(9),
+                    found: ChainId(8),
+                }),
+            },
+            Case {
+                case: "height skips",
+                input: with(|b| b.header.height = Height(6)),
+                expected: Err(InvalidProposal::Height {
+                    expected: Height(5),
+                    found: Height(6),
+                }),
+            },
+            Case {
+                case: "height repeats",
+                input: with(|b| b.header.height = Height(4)),
+                expected: Err(InvalidProposal::Height {
+                    expected: Height(5),
+                    found: Height(4),
+                }),
+            },
+            Case {
+                case: "wrong parent",
+                input: with(|b| b.header.parent_hash = Hash([5; 32])),
+                expected: Err(InvalidProposal::Parent {
+                    expected: Hash([4; 32]),
+                    found: Hash([5; 32]),
+                }),
+            },
+            Case {
+                case: "time backwards",
+                input: with(|b| b.header.timestamp_ms = NOW - 1001),
+                expected: Err(InvalidProposal::TimeBackwards {
+                    parent: NOW - 1000,
+                    found: NOW - 1001,
+                }),
+            },
+            Case {
+                case: "time too far ahead",
+                input: with(|b| b.header.timestamp_ms = NOW + 501),
+                expected: Err(InvalidProposal::TimeAhead {
+                    now: NOW,
+                    skew: 500,
+                    found: NOW + 501,
+                }),
+            },
+            Case {
+                case: "time at the skew bound",
+                input: with(|b| b.header.timestamp_ms = NOW + 500),
+                expected: Ok(()),
+            },
+            Case {
+                case: "wrong epoch",
+                input: with(|b| b.header.epoch = Epoch(1)),
+                expected: Err(InvalidProposal::Epoch {
+                    expected: Epoch(0),
+                    found: Epoch(1),
+                }),
+            },
+            Case {
+                case: "wrong set",
+                input: with(|b| b.header.validator_set_hash = Hash([8; 32])),
+                expected: Err(InvalidProposal::ValidatorSet {
+                    expected: Hash([7; 32]),
+                    found: Hash([8; 32]),
+                }),
+            },
+            Case {
+                case: "not the scheduled proposer",
+                input: with(|b| b.header.proposer = Address([2; 20])),
+                expected: Err(InvalidProposal::Proposer {
+                    expected: Address([1; 20]),
+                    found: Address([2; 20]),
+                }),
+            },
+            Case {
+                case: "cursor does not continue",
+                input: with(|b| b.header.forced_cursor = ForcedCursor { first: 2, next: 2 }),
+                expected: Err(InvalidProposal::ForcedCursor {
+                    expected: 3,
+                    found: 2,
+                }),
+            },
+            Case {
+                case: "forced entry without L1",
+                input: with(|b| {
                     b.txs.insert(
                         0,
                         BatchTx::Forced(ForcedTx {
@@ -388,39 +436,41 @@ mod tests {
                         }),
                     )
                 }),
-                Err("ForcedWithoutL1"),
-            ),
-            (
-                "l1 ref moved without L1",
-                with(|b| b.header.l1_ref.number = 1),
-                Err("ForcedWithoutL1"),
-            ),
-            (
-                "root does not match body",
-                {
+                expected: Err(InvalidProposal::ForcedWithoutL1),
+            },
+            Case {
+                case: "l1 ref moved without L1",
+                input: with(|b| b.header.l1_ref.number = 1),
+                expected: Err(InvalidProposal::ForcedWithoutL1),
+            },
+            Case {
+                case: "root does not match body",
+                input: {
                     let mut b = good();
                     b.header.namespaces_root = Hash([1; 32]);
                     b
                 },
-                Err("Body"),
-            ),
-            (
-                "oversized payload",
-                with(|b| {
+                // The body gives the root the honest seal computed.
+                expected: Err(InvalidProposal::Body(BatchError::HeaderMismatch {
+                    field: "namespaces_root",
+                    header: format!("{:?}", Hash([1; 32])),
+                    body: format!("{:?}", good().header.namespaces_root),
+                })),
+            },
+            Case {
+                case: "oversized payload",
+                input: with(|b| {
                     b.txs[0] = BatchTx::Ordinary(Transaction::new(Namespace(1), vec![0; 200_000]))
                 }),
-                Err("Body"),
-            ),
+                expected: Err(InvalidProposal::Body(BatchError::PayloadTooLarge {
+                    len: 200_000,
+                    max: 128 * 1024,
+                })),
+            },
         ];
-        for (case, batch, expected) in cases {
-            let got = check_proposal(&r, &p, &batch).map_err(|e| {
-                let d = format!("{e:?}");
-                d.split(['(', ' ', '{'])
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            });
-            assert_eq!(got, expected.map_err(String::from), "case: {case}");
+        for c in cases {
+            let got = check_proposal(&r, &p, &c.input);
+            assert_eq!(got, c.expected, "{}", c.case);
         }
     }
 
@@ -479,111 +529,122 @@ mod tests {
             },
         };
         let q = |r: std::ops::Range<usize>| queue[r].to_vec();
-        let cases: Vec<(&str, Batch, L1Input<'_>, Result<(), &str>)> = vec![
-            (
-                "same l1_ref, nothing due yet",
-                at_l1(10, 10, &[]),
-                input(Some(10), 20),
-                Ok(()),
-            ),
-            (
-                "l1_ref 16: entries 3, 4 due and in the budget",
-                at_l1(16, 16, &q(0..2)),
-                input(Some(16), 20),
-                Ok(()),
-            ),
-            (
-                "l1_ref 16: entry 5 is due too but over the budget",
-                at_l1(16, 16, &q(0..3)),
-                input(Some(16), 20),
-                Err("Forced"),
-            ),
-            (
-                "a due entry left out (censorship)",
-                at_l1(16, 16, &q(0..1)),
-                input(Some(16), 20),
-                Err("Forced"),
-            ),
-            (
-                "all due entries left out",
-                at_l1(16, 16, &[]),
-                input(Some(16), 20),
-                Err("Forced"),
-            ),
-            (
-                "an entry not yet due carried",
-                at_l1(15, 15, &q(0..2)),
-                input(Some(15), 20),
-                Err("Forced"),
-            ),
-            (
-                "a tampered entry",
-                at_l1(
-                    16,
-                    16,
-                    &[queue[0].clone(), {
-                        let mut e = queue[1].clone();
-                        e.payload = b"other".to_vec().into();
-                        e
-                    }],
+        let cases = [
+            Case {
+                case: "same l1_ref, nothing due yet",
+                input: (at_l1(10, 10, &[]), input(Some(10), 20)),
+                expected: Ok(()),
+            },
+            Case {
+                case: "l1_ref 16: entries 3, 4 due and in the budget",
+                input: (at_l1(16, 16, &q(0..2)), input(Some(16), 20)),
+                expected: Ok(()),
+            },
+            Case {
+                case: "l1_ref 16: entry 5 is due too but over the budget",
+                input: (at_l1(16, 16, &q(0..3)), input(Some(16), 20)),
+                expected: Err(InvalidProposal::Forced(ForcedError::NotRequired {
+                    queue_index: 5,
+                })),
+            },
+            Case {
+                case: "a due entry left out (censorship)",
+                input: (at_l1(16, 16, &q(0..1)), input(Some(16), 20)),
+                expected: Err(InvalidProposal::Forced(ForcedError::MissingDue {
+                    queue_index: 4,
+                })),
+            },
+            Case {
+                case: "all due entries left out",
+                input: (at_l1(16, 16, &[]), input(Some(16), 20)),
+                expected: Err(InvalidProposal::Forced(ForcedError::MissingDue {
+                    queue_index: 3,
+                })),
+            },
+            Case {
+                case: "an entry not yet due carried",
+                input: (at_l1(15, 15, &q(0..2)), input(Some(15), 20)),
+                expected: Err(InvalidProposal::Forced(ForcedError::NotRequired {
+                    queue_index: 4,
+                })),
+            },
+            Case {
+                case: "a tampered entry",
+                input: (
+                    at_l1(
+                        16,
+                        16,
+                        &[queue[0].clone(), {
+                            let mut e = queue[1].clone();
+                            e.payload = b"other".to_vec().into();
+                            e
+                        }],
+                    ),
+                    input(Some(16), 20),
                 ),
-                input(Some(16), 20),
-                Err("Forced"),
-            ),
-            (
-                "entries skipping the cursor",
-                with(|b| {
-                    b.header.l1_ref = L1Ref {
-                        number: 16,
-                        hash: Hash([16; 32]),
-                    };
-                    b.txs.insert(0, BatchTx::Forced(queue[1].clone()));
+                expected: Err(InvalidProposal::Forced(ForcedError::Differs {
+                    queue_index: 4,
+                })),
+            },
+            Case {
+                case: "entries skipping the cursor",
+                input: (
+                    with(|b| {
+                        b.header.l1_ref = l1_ref(16, 16);
+                        b.txs.insert(0, BatchTx::Forced(queue[1].clone()));
+                    }),
+                    input(Some(16), 20),
+                ),
+                expected: Err(InvalidProposal::ForcedCursor {
+                    expected: 3,
+                    found: 4,
                 }),
-                input(Some(16), 20),
-                Err("ForcedCursor"),
-            ),
-            (
-                "l1_ref hash differs from what was read",
-                at_l1(16, 99, &q(0..2)),
-                input(Some(16), 20),
-                Err("L1RefHash"),
-            ),
-            (
-                "l1_ref past what was read: wait",
-                at_l1(21, 21, &q(0..2)),
-                input(None, 20),
-                Err("Forced"),
-            ),
-            (
-                "hash of l1_ref unknown: wait",
-                at_l1(16, 16, &q(0..2)),
-                input(None, 20),
-                Err("L1HashUnknown"),
-            ),
-            (
-                "l1_ref going backwards",
-                at_l1(9, 9, &[]),
-                input(Some(9), 20),
-                Err("L1RefBackwards"),
-            ),
-            (
-                "same number, another hash",
-                at_l1(10, 11, &[]),
-                input(Some(10), 20),
-                Err("L1RefBackwards"),
-            ),
+            },
+            Case {
+                case: "l1_ref hash differs from what was read",
+                input: (at_l1(16, 99, &q(0..2)), input(Some(16), 20)),
+                expected: Err(InvalidProposal::L1RefHash {
+                    number: 16,
+                    expected: Hash([16; 32]),
+                    found: Hash([99; 32]),
+                }),
+            },
+            Case {
+                case: "l1_ref past what was read: wait",
+                input: (at_l1(21, 21, &q(0..2)), input(None, 20)),
+                expected: Err(InvalidProposal::Forced(ForcedError::NotReadYet {
+                    l1_number: 21,
+                    read_to: 20,
+                })),
+            },
+            Case {
+                case: "hash of l1_ref unknown: wait",
+                input: (at_l1(16, 16, &q(0..2)), input(None, 20)),
+                expected: Err(InvalidProposal::L1HashUnknown { number: 16 }),
+            },
+            Case {
+                case: "l1_ref going backwards",
+                input: (at_l1(9, 9, &[]), input(Some(9), 20)),
+                expected: Err(InvalidProposal::L1RefBackwards {
+                    parent: l1_ref(10, 10),
+                    found: l1_ref(9, 9),
+                }),
+            },
+            Case {
+                case: "same number, another hash",
+                input: (at_l1(10, 11, &[]), input(Some(10), 20)),
+                expected: Err(InvalidProposal::L1RefBackwards {
+                    parent: l1_ref(10, 10),
+                    found: l1_ref(10, 11),
+                }),
+            },
         ];
-        for (case, batch, l1, expected) in cases {
+        for c in cases {
+            let (batch, l1) = c.input;
             let mut r = rules(&limits);
             r.l1 = Some(l1);
-            let got = check_proposal(&r, &p, &batch).map_err(|e| {
-                let d = format!("{e:?}");
-                d.split(['(', ' ', '{'])
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            });
-            assert_eq!(got, expected.map_err(String::from), "case: {case}");
+            let got = check_proposal(&r, &p, &batch);
+            assert_eq!(got, c.expected, "{}", c.case);
         }
         // Which verdicts may change once more of the L1 is read.
         let mut r = rules(&limits);
