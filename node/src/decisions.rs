@@ -61,6 +61,16 @@ impl DecisionLog {
             file.set_len(complete).map_err(io)?;
             bytes = complete;
         }
+        // Just rotated (no line here yet): the last height is the rotated file's, or every
+        // height would be written again from the store.
+        let last = match last {
+            Some(h) => Some(h),
+            None => match std::fs::File::open(rotated(path)) {
+                Ok(mut old) => last_height(&mut old).map_err(io)?.0,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(e)),
+            },
+        };
         let log = DecisionLog {
             path: path.to_path_buf(),
             file,
@@ -110,9 +120,7 @@ impl DecisionLog {
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
-        let mut old = self.path.clone().into_os_string();
-        old.push(".1");
-        std::fs::rename(&self.path, &old)?;
+        std::fs::rename(&self.path, rotated(&self.path))?;
         self.file = std::fs::OpenOptions::new()
             .create(true)
             .read(true)
@@ -151,6 +159,13 @@ impl DecisionLog {
             failing = false;
         }
     }
+}
+
+/// Where the log goes when it is rotated: `<path>.1`.
+fn rotated(path: &Path) -> PathBuf {
+    let mut old = path.to_path_buf().into_os_string();
+    old.push(".1");
+    PathBuf::from(old)
 }
 
 /// The height of the last complete line of the log, if any, and where complete lines end.
@@ -251,9 +266,13 @@ mod tests {
             let ids: Vec<_> = d.batch.txs.iter().map(|t| t.id()).collect();
             log.append(&Committed::new(d, &ids, 1)).expect("append");
         }
-        let mut old = path.clone().into_os_string();
-        old.push(".1");
-        assert_eq!(heights(Path::new(&old)), vec![3, 4]);
+        assert_eq!(heights(&rotated(&path)), vec![3, 4]);
         assert_eq!(heights(&path), vec![5]);
+        drop(log);
+        // Reopened after a rotation that no line followed yet: it resumes after the rotated
+        // file's last height, not from height 1.
+        std::fs::write(&path, b"").expect("empty");
+        let (_, from) = DecisionLog::open(&path, false).expect("reopen");
+        assert_eq!(from, Height(5));
     }
 }

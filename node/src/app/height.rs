@@ -3,7 +3,7 @@
 //! height starts. Epochs plug in at [`App::start_height`]: today every height has the genesis
 //! set and epoch 0.
 
-use super::{App, AppError, MAX_PENDING};
+use super::{App, AppError};
 use crate::genesis::LoadedGenesis;
 use ordo_consensus::mc::{HeightParams, VoteExtensionPolicy};
 use ordo_consensus::validity::Parent;
@@ -79,7 +79,6 @@ impl App {
             epoch: Epoch(0),
         };
         self.pending.retain(|h, _| *h >= height);
-        debug_assert!(self.pending.values().map(Vec::len).sum::<usize>() <= MAX_PENDING);
         Ok(())
     }
 

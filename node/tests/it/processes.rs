@@ -187,6 +187,28 @@ async fn ordo(args: Vec<String>) -> (bool, String, String) {
     )
 }
 
+/// `ordo tx submit --rpc <rpc> --namespace 1 --payload <payload> --wait <extra>`: (success,
+/// stdout, stderr).
+async fn submit_wait(
+    rpc: std::net::SocketAddr,
+    payload: &str,
+    extra: &[&str],
+) -> (bool, String, String) {
+    let rpc = format!("http://{rpc}");
+    let args = [
+        "tx",
+        "submit",
+        "--rpc",
+        &rpc,
+        "--namespace",
+        "1",
+        "--payload",
+        payload,
+        "--wait",
+    ];
+    ordo(args.iter().chain(extra).map(|a| a.to_string()).collect()).await
+}
+
 /// `ordo tx submit --wait` (what `testnet/localnet.sh submit` runs) returns only once the
 /// transaction is ordered and prints where: a pending transaction also answers 200 on
 /// `/v1/tx/{id}`, which once made it print `"status":"pending"` at once. Without a quorum it
@@ -200,19 +222,7 @@ async fn tx_submit_wait_returns_once_ordered_with_its_height() {
     wait(&p, &[0, 1, 2, 3], 2, Duration::from_secs(90)).await;
     for (k, payload) in ["c0ffee", "0xf00d", "beef01"].into_iter().enumerate() {
         let node = k % 4;
-        let rpc = format!("http://{}", p.rpcs[node]);
-        let args = [
-            "tx",
-            "submit",
-            "--rpc",
-            &rpc,
-            "--namespace",
-            "1",
-            "--payload",
-            payload,
-            "--wait",
-        ];
-        let (ok, stdout, stderr) = ordo(args.iter().map(|a| a.to_string()).collect()).await;
+        let (ok, stdout, stderr) = submit_wait(p.rpcs[node], payload, &[]).await;
         assert!(ok, "ordo tx submit --wait failed: {stderr}");
         let line = stdout.trim();
         assert_eq!(line.lines().count(), 1, "one JSON line expected: {stdout}");
@@ -255,22 +265,8 @@ async fn tx_submit_wait_returns_once_ordered_with_its_height() {
     for i in 1..4 {
         p.kill(i);
     }
-    let rpc = format!("http://{}", p.rpcs[0]);
-    let args = [
-        "tx",
-        "submit",
-        "--rpc",
-        &rpc,
-        "--namespace",
-        "1",
-        "--payload",
-        "dead01",
-        "--wait",
-        "--timeout",
-        "2",
-    ];
     let start = Instant::now();
-    let (ok, stdout, stderr) = ordo(args.iter().map(|a| a.to_string()).collect()).await;
+    let (ok, stdout, stderr) = submit_wait(p.rpcs[0], "dead01", &["--timeout", "2"]).await;
     assert!(!ok, "ordered without a quorum? {stdout}");
     assert!(
         stderr.contains("not ordered within 2 s") && stderr.contains("pending"),
