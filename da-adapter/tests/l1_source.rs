@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy::providers::{Provider, RootProvider};
 use ordo_da_adapter::l1::dev::{Anvil, DEV_KEY, DEV_KEY_2};
-use ordo_da_adapter::l1::{Finality, L1Config, L1Reader, deploy_inbox, enqueue, spawn_source};
+use ordo_da_adapter::l1::{Cap, Finality, L1Config, L1Reader, deploy_inbox, enqueue, spawn_source};
 use ordo_types::{Limits, Namespace};
 
 fn config(
@@ -24,6 +24,7 @@ fn config(
         poll: Duration::from_millis(100),
         max_range: 2,
         request_timeout: Duration::from_secs(2),
+        cap: Cap::default(),
     }
 }
 
@@ -179,4 +180,80 @@ async fn a_rewritten_final_block_halts_the_source() {
     assert!(halted.contains("was read with hash"), "{halted}");
     // What was read stays as read: nothing of the other history leaks in.
     assert_eq!(reader.view(0, u64::MAX, 10).entries, vec![e.forced]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_ahead_pauses_at_the_cap_and_resumes_as_entries_are_ordered() {
+    let anvil = Anvil::spawn(None).await.expect("anvil");
+    let limits = Limits::default();
+    let d = deploy_inbox(&anvil.url, DEV_KEY, limits.max_tx_payload, 0)
+        .await
+        .expect("deploy");
+    let mut queued = Vec::new();
+    for i in 0..6u64 {
+        let e = enqueue(
+            &anvil.url,
+            DEV_KEY,
+            d.address,
+            3,
+            format!("capped-{i}").as_bytes(),
+        )
+        .await
+        .expect("enqueue");
+        queued.push(e.forced);
+    }
+    let last_block = queued.last().expect("entries").l1_block;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(&anvil, vec![anvil.url.clone()], d.address, d.block);
+    cfg.cap = Cap {
+        entries: 2,
+        bytes: 1 << 20,
+    };
+    let (reader, task) = spawn_source(cfg, limits, &dir.path().join("l1"), 0).expect("source");
+
+    // Two entries held (each in its own block): reading stops there, with more on the L1.
+    let paused_at = |reader: &L1Reader, held: usize| {
+        let reader = reader.clone();
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let st = reader.status();
+                if st.paused && st.pending_entries == held {
+                    return st;
+                }
+                assert!(std::time::Instant::now() < deadline, "{st:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let st = paused_at(&reader, 2).await;
+    assert_eq!(st.next_index, 2);
+    assert_eq!(
+        st.read_to.map(|r| r.number),
+        Some(queued[1].l1_block),
+        "read up to the block of the last entry that fits, not past it"
+    );
+    assert_eq!(reader.view(0, u64::MAX, 100).entries, queued[..2].to_vec());
+    assert_eq!(st.pending_bytes, 2 * "capped-0".len() as u64);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        reader.status().next_index,
+        2,
+        "still paused: nothing was ordered"
+    );
+
+    // Ordering entries frees room: reading resumes, two at a time, to the end.
+    reader.prune(2, 0);
+    let st = paused_at(&reader, 2).await;
+    assert_eq!(st.next_index, 4);
+    assert_eq!(reader.view(2, u64::MAX, 100).entries, queued[2..4].to_vec());
+    reader.prune(4, 0);
+    read_to(&reader, last_block).await;
+    assert_eq!(reader.view(4, u64::MAX, 100).entries, queued[4..].to_vec());
+    let st = reader.status();
+    assert!(
+        !st.paused,
+        "caught up with the L1 at the cap is not a pause: {st:?}"
+    );
+    task.abort();
 }

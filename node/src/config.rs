@@ -56,6 +56,11 @@ pub struct L1Section {
     /// How many blocks below its L1 head a proposer names as `l1_ref`, so that validators
     /// polling a moment later have read it.
     pub ref_margin: u64,
+    /// Most inbox entries read and not yet ordered that this node holds in memory: past it (or
+    /// past `max_pending_bytes` of payload) the source stops reading ahead until ordering
+    /// prunes them; the L1 keeps what is not read yet.
+    pub max_pending_entries: usize,
+    pub max_pending_bytes: u64,
 }
 
 impl Default for L1Section {
@@ -68,6 +73,8 @@ impl Default for L1Section {
             request_timeout_ms: 5_000,
             wait_ms: 500,
             ref_margin: 1,
+            max_pending_entries: ordo_da_adapter::l1::Cap::default().entries,
+            max_pending_bytes: ordo_da_adapter::l1::Cap::default().bytes,
         }
     }
 }

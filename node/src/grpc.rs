@@ -2,6 +2,7 @@
 //! the node's RPC port. docs/API.md describes each call.
 
 use crate::app::Shared;
+use crate::app::shared::lock;
 use crate::ingress::{Submission, TxState};
 use crate::store::Decided;
 use ordo_client::api::sequencer_server::{Sequencer, SequencerServer};
@@ -60,9 +61,7 @@ const PREPARED: usize = 8;
 
 impl RecentHeights {
     fn get(&self, shared: &Shared, height: u64) -> Result<Option<Arc<Prepared>>, Status> {
-        if let Ok(q) = self.0.lock()
-            && let Some((_, p)) = q.iter().find(|(h, _)| *h == height)
-        {
+        if let Some((_, p)) = lock(&self.0).iter().find(|(h, _)| *h == height) {
             return Ok(Some(p.clone()));
         }
         let Some(decided) = shared.store.decided(Height(height)).map_err(internal)? else {
@@ -70,12 +69,11 @@ impl RecentHeights {
         };
         let tree = decided.batch.namespace_tree();
         let p = Arc::new(Prepared { decided, tree });
-        if let Ok(mut q) = self.0.lock() {
-            if q.len() >= PREPARED {
-                q.pop_front();
-            }
-            q.push_back((height, p.clone()));
+        let mut q = lock(&self.0);
+        if q.len() >= PREPARED {
+            q.pop_front();
         }
+        q.push_back((height, p.clone()));
         Ok(Some(p))
     }
 }

@@ -42,8 +42,36 @@ pub enum StartError {
     Wal(#[from] crate::wal::WalError),
     #[error("decision log: {0}")]
     DecisionLog(#[from] crate::decisions::LogError),
-    #[error("{0}")]
-    Other(String),
+    /// The node key, gossip addresses or the gossip network.
+    #[error(transparent)]
+    P2p(#[from] ordo_p2p::P2pError),
+    #[error("gossip listen address {addr:?}: {reason}")]
+    GossipListen { addr: String, reason: String },
+    /// An actor of the consensus stack (the engine, its network) failed to start.
+    #[error("starting {what}: {reason}")]
+    Actor { what: &'static str, reason: String },
+    #[error(
+        "the genesis names an L1 inbox: config.toml needs an [l1] section with rpc endpoints \
+         (or set ORDO_L1_RPC)"
+    )]
+    L1Unconfigured,
+    #[error("l1: {0}")]
+    L1(#[from] ordo_da_adapter::l1::L1Error),
+    #[error("rpc listen {addr}: {source}")]
+    RpcListen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl StartError {
+    /// An actor that failed to start, with the reason its spawner gave.
+    pub(crate) fn actor(what: &'static str, reason: impl std::fmt::Display) -> StartError {
+        StartError::Actor {
+            what,
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// A running node.
@@ -207,8 +235,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
 
 /// The node's libp2p identity (its node key, apart from the consensus keys).
 fn identity_of(config: &Config, keys: &Keys) -> Result<NetworkIdentity, StartError> {
-    let keypair =
-        ordo_p2p::node_keypair(*keys.node).map_err(|e| StartError::Other(e.to_string()))?;
+    let keypair = ordo_p2p::node_keypair(*keys.node)?;
     let address = keys.address().to_string();
     Ok(NetworkIdentity::new(
         config.moniker.clone(),
@@ -272,7 +299,7 @@ async fn start_engine(
         .with_default_request(RequestContext::new(100))
         .build()
         .await
-        .map_err(|e| StartError::Other(format!("starting the engine: {e}")))?;
+        .map_err(|e| StartError::actor("the engine", e))?;
     Ok((channels, engine, network.faults))
 }
 
@@ -285,11 +312,7 @@ fn l1_of(
 ) -> Result<(Option<crate::app::L1Ctx>, Option<JoinHandle<()>>), StartError> {
     match (&g.l1, &config.l1) {
         (None, _) => Ok((None, None)),
-        (Some(_), None) => Err(StartError::Other(
-            "the genesis names an L1 inbox: config.toml needs an [l1] section with rpc \
-             endpoints (or set ORDO_L1_RPC)"
-                .into(),
-        )),
+        (Some(_), None) => Err(StartError::L1Unconfigured),
         (Some(lg), Some(section)) => {
             let (ctx, task) = start_l1(lg, section, g, home, decided_next)?;
             Ok((Some(ctx), Some(task)))
@@ -334,12 +357,12 @@ async fn serve_rpc(
     config: &Config,
     shared: Arc<Shared>,
 ) -> Result<(SocketAddr, JoinHandle<()>), StartError> {
-    let listener = tokio::net::TcpListener::bind(config.rpc.listen)
+    let addr = config.rpc.listen;
+    let listen_err = |source| StartError::RpcListen { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| StartError::Other(format!("rpc listen {}: {e}", config.rpc.listen)))?;
-    let rpc_addr = listener
-        .local_addr()
-        .map_err(|e| StartError::Other(e.to_string()))?;
+        .map_err(listen_err)?;
+    let rpc_addr = listener.local_addr().map_err(listen_err)?;
     let router = crate::rpc::router(shared);
     let rpc = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -362,7 +385,7 @@ fn start_l1(
     home: &Home,
     decided_next: u64,
 ) -> Result<(crate::app::L1Ctx, JoinHandle<()>), StartError> {
-    let bad = |e: String| StartError::Other(format!("l1: {e}"));
+    let bad = ordo_da_adapter::l1::L1Error::Config;
     let ms = std::time::Duration::from_millis;
     let cfg = ordo_da_adapter::l1::L1Config {
         rpc: section.rpc.clone(),
@@ -373,10 +396,15 @@ fn start_l1(
         poll: ms(section.poll_ms.max(10)),
         max_range: section.max_range,
         request_timeout: ms(section.request_timeout_ms.max(100)),
+        cap: ordo_da_adapter::l1::Cap {
+            entries: section.max_pending_entries.max(1),
+            bytes: section
+                .max_pending_bytes
+                .max(u64::from(g.limits.max_tx_payload)),
+        },
     };
     let (reader, follower) =
-        ordo_da_adapter::l1::spawn_source(cfg, g.limits, &home.l1_cache(), decided_next)
-            .map_err(|e| bad(e.to_string()))?;
+        ordo_da_adapter::l1::spawn_source(cfg, g.limits, &home.l1_cache(), decided_next)?;
     info!(inbox = %lg.inbox, rpc = ?section.rpc, "l1.source_started");
     let ctx = crate::app::L1Ctx {
         reader,
@@ -395,22 +423,24 @@ fn start_gossip(
     node_secret: [u8; 32],
     g: &crate::genesis::Genesis,
 ) -> Result<ordo_p2p::gossip::Gossip, StartError> {
-    let bad = |e: String| StartError::Other(format!("gossip: {e}"));
     let listen = section
         .listen
         .parse()
-        .map_err(|e| bad(format!("listen {:?}: {e}", section.listen)))?;
+        .map_err(|e| StartError::GossipListen {
+            addr: section.listen.clone(),
+            reason: format!("{e}"),
+        })?;
     let peers = section
         .peers
         .iter()
-        .map(|p| ordo_p2p::parse_peer(p).map_err(|e| bad(e.to_string())))
+        .map(|p| ordo_p2p::parse_peer(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let keypair = ordo_p2p::node_keypair(node_secret).map_err(|e| bad(e.to_string()))?;
+    let keypair = ordo_p2p::node_keypair(node_secret)?;
     let config = ordo_p2p::gossip::GossipConfig::new(listen, peers, g.chain_id.0);
     let limits = g.limits;
     let validate: ordo_p2p::gossip::Validate = Arc::new(move |b: &[u8]| {
         // What admission would refuse as malformed is refused here, so its sender pays.
         ordo_types::Transaction::decode(b, &limits).is_ok_and(|t| !t.payload.is_empty())
     });
-    ordo_p2p::gossip::spawn(keypair, config, validate).map_err(|e| bad(e.to_string()))
+    Ok(ordo_p2p::gossip::spawn(keypair, config, validate)?)
 }

@@ -85,6 +85,8 @@ async fn status(State(s): S) -> Response {
                 "read_to_hash": st.read_to.map(|r| r.hash.to_string()),
                 "next_index": st.next_index,
                 "pending_entries": st.pending_entries,
+                "pending_bytes": st.pending_bytes,
+                "paused": st.paused,
                 "endpoint": st.endpoint,
                 "last_error": st.last_error,
                 "halted": st.halted,

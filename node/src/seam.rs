@@ -71,7 +71,7 @@ pub async fn spawn(
         codec,
     )
     .await
-    .map_err(|e| StartError::Other(format!("starting the network: {e}")))?;
+    .map_err(|e| StartError::actor("the network", e))?;
     #[cfg(feature = "chaos")]
     let (inner, faults) =
         match crate::doubles::equivocate::equivocator(real.clone(), testing, double).await {
@@ -92,9 +92,7 @@ pub async fn spawn(
         Err(e) => {
             inner.stop(None);
             real.stop(None);
-            return Err(StartError::Other(format!(
-                "starting the network front: {e}"
-            )));
+            return Err(StartError::actor("the network front", e));
         }
     };
     if inner.get_id() != real.get_id() {

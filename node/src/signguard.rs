@@ -82,11 +82,9 @@ impl SignLog {
         });
         let mut text = line.to_string();
         text.push('\n');
-        if let Ok(mut log) = self.file.lock() {
-            // One write per line: a reader (the checkers read while nodes run) never sees half
-            // a line followed by another.
-            let _ = log.write_all(text.as_bytes());
-        }
+        // One write per line: a reader (the checkers read while nodes run) never sees half a
+        // line followed by another.
+        let _ = crate::app::shared::lock(&self.file).write_all(text.as_bytes());
     }
 }
 
@@ -169,10 +167,7 @@ fn step_name(s: Step) -> &'static str {
 
 impl SignGuard for FileGuard {
     fn permit(&self, req: &SignRequest) -> Result<(), GuardError> {
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| GuardError::Storage("guard lock poisoned".into()))?;
+        let mut state = crate::app::shared::lock(&self.state);
         match check(&state, req)? {
             Permit::Repeat => Ok(()),
             Permit::Record(next) => {

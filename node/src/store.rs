@@ -128,7 +128,9 @@ impl Store {
     }
 
     /// Stores a decided height atomically and durably: the batch and its certificate, the
-    /// engine's commit certificate, the transaction index; and drops proposals at or below it.
+    /// engine's commit certificate, the transaction index; and drops that height's other
+    /// proposals (the only ones stored: proposals are stored for the current height alone),
+    /// so the `undecided` column holds, past the current height, only decided bodies.
     /// `ids` are the ids of `decided.batch.txs`, in order (the caller computes them once).
     pub fn put_decided(
         &self,
@@ -304,6 +306,19 @@ impl Store {
             &sync_write(),
         )?;
         Ok(())
+    }
+
+    /// How many proposals are stored at (height, round), and whether one of them is `hash`.
+    pub fn undecided_count(
+        &self,
+        height: u64,
+        round: u32,
+        hash: &Hash,
+    ) -> Result<(usize, bool), StoreError> {
+        let mut prefix = height.to_be_bytes().to_vec();
+        prefix.extend_from_slice(&round.to_be_bytes());
+        let keys = self.undecided_keys(&prefix)?;
+        Ok((keys.len(), keys.iter().any(|k| k.ends_with(&hash.0))))
     }
 
     /// Every proposal stored at (height, round).
@@ -494,6 +509,41 @@ pub(crate) mod tests {
         );
         assert_eq!(store.latest_height().expect("read"), Some(Height(1)));
         assert_eq!(store.earliest_height().expect("read"), Some(Height(1)));
+    }
+
+    #[test]
+    fn proposals_of_a_round_are_counted_by_hash() {
+        let (_dir, store) = open();
+        let a = batch(4, 1, Hash::ZERO);
+        let b = batch(4, 2, Hash::ZERO);
+        assert_eq!(
+            store.undecided_count(4, 0, &a.hash()).expect("count"),
+            (0, false)
+        );
+        store.put_undecided(0, &a).expect("put");
+        store.put_undecided(0, &a).expect("put again");
+        store.put_undecided(1, &b).expect("put");
+        assert_eq!(
+            store.undecided_count(4, 0, &a.hash()).expect("count"),
+            (1, true)
+        );
+        assert_eq!(
+            store.undecided_count(4, 0, &b.hash()).expect("count"),
+            (1, false)
+        );
+        store.put_undecided(0, &b).expect("put");
+        assert_eq!(
+            store.undecided_count(4, 0, &b.hash()).expect("count"),
+            (2, true)
+        );
+        assert_eq!(
+            store.undecided_count(4, 1, &a.hash()).expect("count"),
+            (1, false)
+        );
+        assert_eq!(
+            store.undecided_count(5, 0, &a.hash()).expect("count"),
+            (0, false)
+        );
     }
 
     #[test]

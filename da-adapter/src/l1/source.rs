@@ -32,6 +32,7 @@ use tracing::{info, warn};
 
 use super::cache::{L1Cache, RangeRead};
 use super::inbox::{EnqueuedEvent, enqueued_topic, forced_from_event, max_payload};
+use super::range::{self, Cap, Held, InboxLog};
 
 /// Ranges at most this long get every block hash fetched (the source is caught up); longer
 /// ones (catching up) only the last block's.
@@ -116,6 +117,8 @@ pub struct L1Config {
     pub max_range: u64,
     /// Timeout of one RPC request.
     pub request_timeout: Duration,
+    /// Most unordered entries held in memory before reading ahead pauses ([`range`]).
+    pub cap: Cap,
 }
 
 /// What a validator judges a batch against: the inbox read up to `read_to`, from a cursor on.
@@ -133,8 +136,11 @@ pub struct L1Status {
     pub read_to: Option<L1Ref>,
     /// Index the next inbox entry will have.
     pub next_index: u64,
-    /// Entries read and not yet ordered.
+    /// Entries read and not yet ordered, and their payload bytes.
     pub pending_entries: usize,
+    pub pending_bytes: u64,
+    /// Reading ahead is paused: the pending entries are at the cap (`[l1] max_pending_*`).
+    pub paused: bool,
     pub endpoint: Option<String>,
     pub last_error: Option<String>,
     /// Set when the source stopped for good (a reorg below finality).
@@ -147,6 +153,8 @@ struct State {
     /// Queue index of `entries[0]`.
     first_kept: u64,
     entries: VecDeque<ForcedTx>,
+    /// What `entries` holds, counted for the cap.
+    held: Held,
     hashes: BTreeMap<u64, Hash>,
     /// The arguments of the last [`L1Reader::prune`].
     pruned: Option<(u64, u64)>,
@@ -156,6 +164,30 @@ struct State {
 impl State {
     fn next_index(&self) -> u64 {
         self.first_kept + self.entries.len() as u64
+    }
+
+    /// Takes in a range read from block `from` on.
+    fn add(&mut self, read: RangeRead, from: u64) {
+        let next = self.next_index();
+        if self.entries.is_empty() {
+            self.first_kept = read.entries.first().map_or(next, |e| e.queue_index);
+        }
+        for (n, h) in &read.hashes {
+            self.remember_hash(*n, *h);
+        }
+        let count = read.entries.len();
+        self.held = self.held.plus(&Held::of(&read.entries));
+        self.entries.extend(read.entries);
+        self.read_to = Some(read.read_to);
+        if count > 0 {
+            info!(
+                from,
+                to = read.read_to.number,
+                entries = count,
+                next_index = self.next_index(),
+                "l1.inbox_read"
+            );
+        }
     }
 
     fn remember_hash(&mut self, number: u64, hash: Hash) {
@@ -186,14 +218,14 @@ impl L1Reader {
         self.inner
             .state
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(|_| panic!("the L1 source's state lock was poisoned by a panic"))
     }
 
     fn state_mut(&self) -> std::sync::RwLockWriteGuard<'_, State> {
         self.inner
             .state
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(|_| panic!("the L1 source's state lock was poisoned by a panic"))
     }
 
     /// The last final block read: what an honest proposer names as `l1_ref`.
@@ -279,7 +311,9 @@ impl L1Reader {
             }
             s.pruned = Some((next, l1_number));
             while s.first_kept < next && !s.entries.is_empty() {
-                s.entries.pop_front();
+                if let Some(e) = s.entries.pop_front() {
+                    s.held = s.held.minus(&e);
+                }
                 s.first_kept += 1;
             }
             if s.entries.is_empty() && s.first_kept < next {
@@ -301,6 +335,7 @@ impl L1Reader {
             read_to: s.read_to,
             next_index: s.next_index(),
             pending_entries: s.entries.len(),
+            pending_bytes: s.held.bytes,
             ..s.status.clone()
         }
     }
@@ -330,6 +365,35 @@ async fn block_ref(
     })
 }
 
+/// The inbox's logs of blocks `from..=to`, decoded, in block and log order.
+async fn fetch_logs(
+    p: &RootProvider,
+    inbox: Address,
+    (from, to): (u64, u64),
+    timeout: Duration,
+) -> Result<Vec<InboxLog>, L1Error> {
+    let filter = Filter::new()
+        .address(inbox)
+        .event_signature(enqueued_topic())
+        .from_block(from)
+        .to_block(to);
+    let mut logs: Vec<Log> = timed(timeout, async { p.get_logs(&filter).await }).await?;
+    logs.sort_by_key(|l| (l.block_number, l.log_index));
+    logs.iter()
+        .map(|log| {
+            let decoded = log
+                .log_decode::<EnqueuedEvent>()
+                .map_err(|e| L1Error::Rpc(format!("undecodable inbox event: {e}")))?;
+            Ok(InboxLog {
+                block_number: log.block_number,
+                block_hash: log.block_hash.map(|h| Hash(h.0)),
+                removed: log.removed,
+                entry: forced_from_event(&decoded.inner.data),
+            })
+        })
+        .collect()
+}
+
 /// Starts the L1 source: loads the cache at `cache_path`, prunes below the decided cursor
 /// `decided_next`, and spawns the follower on the current tokio runtime.
 pub fn spawn_source(
@@ -354,6 +418,7 @@ pub fn spawn_source(
     let mut state = State {
         read_to: loaded.read_to,
         first_kept: loaded.entries.first().map_or(0, |e| e.queue_index),
+        held: Held::of(&loaded.entries),
         entries: loaded.entries.into(),
         ..State::default()
     };
@@ -430,8 +495,6 @@ impl Follower {
     }
 
     /// One poll: reads at most one range. True when more final blocks wait to be read.
-    // Still one function: splitting it into the fetch and a pure range check is open work.
-    #[allow(clippy::too_many_lines)]
     async fn step(&mut self) -> Result<bool, L1Error> {
         let inner = self.reader.inner.clone();
         let cfg = &inner.cfg;
@@ -453,113 +516,77 @@ impl Follower {
                 block_ref(p, BlockNumberOrTag::Number(latest.saturating_sub(k)), t).await?
             }
         };
-        let read_to = self.reader.head();
-        if let Some(r) = read_to {
-            // What was read must still be the L1's history.
-            let now = if target.number == r.number {
-                target
-            } else if target.number > r.number {
-                block_ref(p, BlockNumberOrTag::Number(r.number), t).await?
-            } else {
-                // This endpoint's final head is behind what was read: nothing to do here.
-                return Ok(false);
-            };
-            if now.hash != r.hash {
-                return Err(L1Error::Reorg {
-                    number: r.number,
-                    stored: r.hash,
-                    found: now.hash,
-                });
-            }
-            if target.number == r.number {
-                return Ok(false);
-            }
-        }
-        let from = read_to.map_or(cfg.start_block, |r| r.number + 1);
-        if from > target.number {
-            return Ok(false);
-        }
-        let to = target.number.min(from.saturating_add(cfg.max_range - 1));
-        let filter = Filter::new()
-            .address(cfg.inbox)
-            .event_signature(enqueued_topic())
-            .from_block(from)
-            .to_block(to);
-        let mut logs: Vec<Log> = timed(t, async { p.get_logs(&filter).await }).await?;
-        logs.sort_by_key(|l| (l.block_number, l.log_index));
-        let mut range = RangeRead::default();
-        let mut next = self.reader.state().next_index();
-        for log in &logs {
-            if log.removed {
-                return Err(L1Error::Rpc("a final log is marked removed".into()));
-            }
-            let decoded = log
-                .log_decode::<EnqueuedEvent>()
-                .map_err(|e| L1Error::Rpc(format!("undecodable inbox event: {e}")))?;
-            let e = forced_from_event(&decoded.inner.data);
-            if Some(e.l1_block) != log.block_number {
-                return Err(L1Error::Rpc(format!(
-                    "inbox event of block {:?} claims block {}",
-                    log.block_number, e.l1_block
-                )));
-            }
-            if e.queue_index < next {
-                continue; // read before (a range re-read after an error)
-            }
-            if e.queue_index != next {
-                return Err(L1Error::Gap {
-                    expected: next,
-                    found: e.queue_index,
-                });
-            }
-            if e.payload.len() > self.limits.max_tx_payload as usize || e.payload.is_empty() {
-                return Err(L1Error::Config(format!(
-                    "inbox entry {} has a {}-byte payload, outside this chain's limits",
-                    e.queue_index,
-                    e.payload.len()
-                )));
-            }
-            next += 1;
-            if let (Some(n), Some(h)) = (log.block_number, log.block_hash) {
-                range.hashes.push((n, Hash(h.0)));
-            }
-            range.entries.push(e);
-        }
-        range.read_to = if to == target.number {
-            target
-        } else {
-            block_ref(p, BlockNumberOrTag::Number(to), t).await?
+        let (read_to, held, next) = {
+            let s = self.reader.state();
+            (s.read_to, s.held, s.next_index())
         };
-        if to - from < HASH_EVERY_BLOCK_UP_TO {
-            for n in from..to {
+        let plan = range::plan(
+            read_to,
+            target,
+            cfg.start_block,
+            cfg.max_range,
+            held,
+            cfg.cap,
+        );
+        if let Some(r) = plan.verify {
+            // What was read must still be the L1's history.
+            let now = if r.number == target.number {
+                target
+            } else {
+                block_ref(p, BlockNumberOrTag::Number(r.number), t).await?
+            };
+            range::same_history(r, now)?;
+        }
+        self.note_full(read_to.is_some_and(|r| r.number < target.number) && plan.read.is_none());
+        let Some((from, to)) = plan.read else {
+            return Ok(false);
+        };
+        let logs = fetch_logs(p, cfg.inbox, (from, to), t).await?;
+        let checked = range::check_range(&logs, (from, to), next, &self.limits, held, cfg.cap)?;
+        let Some(end) = checked.read_to else {
+            self.note_full(true);
+            return Ok(false);
+        };
+        let mut read = RangeRead {
+            entries: checked.entries,
+            hashes: checked.hashes,
+            read_to: if end == target.number {
+                target
+            } else {
+                block_ref(p, BlockNumberOrTag::Number(end), t).await?
+            },
+        };
+        if end - from < HASH_EVERY_BLOCK_UP_TO {
+            for n in from..end {
                 let r = block_ref(p, BlockNumberOrTag::Number(n), t).await?;
-                range.hashes.push((r.number, r.hash));
+                read.hashes.push((r.number, r.hash));
             }
         }
-        inner.cache.append(&range)?;
-        {
-            let mut s = self.reader.state_mut();
-            if s.entries.is_empty() {
-                s.first_kept = range.entries.first().map_or(next, |e| e.queue_index);
-            }
-            for (n, h) in &range.hashes {
-                s.remember_hash(*n, *h);
-            }
-            let count = range.entries.len();
-            s.entries.extend(range.entries);
-            s.read_to = Some(range.read_to);
-            if count > 0 {
-                info!(
-                    from,
-                    to,
-                    entries = count,
-                    next_index = next,
-                    "l1.inbox_read"
-                );
-            }
+        inner.cache.append(&read)?;
+        self.reader.state_mut().add(read, from);
+        inner.read.send_replace(end);
+        Ok(end < target.number)
+    }
+
+    /// Logs a change of the read-ahead pause (held entries at the cap), once per change.
+    fn note_full(&self, full: bool) {
+        let mut s = self.reader.state_mut();
+        if s.status.paused == full {
+            return;
         }
-        inner.read.send_replace(to);
-        Ok(to < target.number)
+        s.status.paused = full;
+        let cap = self.reader.inner.cfg.cap;
+        if full {
+            warn!(
+                held = s.held.entries,
+                held_bytes = s.held.bytes,
+                cap = cap.entries,
+                cap_bytes = cap.bytes,
+                "l1.read_ahead_paused: the unordered entries in memory are at the cap; the L1 keeps the rest"
+            );
+        } else {
+            info!(held = s.held.entries, "l1.read_ahead_resumed");
+        }
     }
 
     fn url(&self) -> String {

@@ -50,6 +50,9 @@ use tracing::info;
 const MAX_PENDING: usize = 16;
 /// Rounds ahead of the current one a proposal stream may be for (malachite's own lookahead).
 const MAX_ROUND_LOOKAHEAD: u32 = 10;
+/// Most distinct proposals stored per (height, round): the scheduled proposer's, and one more
+/// as evidence if it equivocates.
+const MAX_PROPOSALS_PER_ROUND: usize = 2;
 /// Most heights served in one sync response.
 const MAX_SYNC_BATCH: u64 = 50;
 

@@ -2,7 +2,7 @@
 //! with a valid signature, proposals of the next height buffered until it starts, and every
 //! complete proposal judged, stored (when its body matches its header) and reported.
 
-use super::{App, AppError, MAX_PENDING, MAX_ROUND_LOOKAHEAD, round_u32};
+use super::{App, AppError, MAX_PENDING, MAX_PROPOSALS_PER_ROUND, MAX_ROUND_LOOKAHEAD, round_u32};
 use malachitebft_app_channel::app::consensus::Role;
 use malachitebft_app_channel::app::streaming::StreamMessage;
 use malachitebft_app_channel::app::types::{PeerId, ProposedValue};
@@ -95,6 +95,24 @@ impl App {
         self.accept(assembled).await
     }
 
+    /// Stores a proposal of the current height, unless its round already holds
+    /// [`MAX_PROPOSALS_PER_ROUND`] others: an equivocating proposer streams as many batches as
+    /// it likes, and two are all the evidence there is to keep. False when refused; the
+    /// engine then never sees it, and a decision on it comes by sync.
+    fn store_proposal(&self, round: u32, batch: &Batch) -> Result<bool, AppError> {
+        let height = batch.header.height.0;
+        let hash = batch.hash();
+        let (stored, has) = self.store().undecided_count(height, round, &hash)?;
+        if !has && stored >= MAX_PROPOSALS_PER_ROUND {
+            warn!(height, round, proposer = %ValidatorAddress(batch.header.proposer), stored, "consensus.proposal_not_stored: the round's proposer sent more batches than are kept");
+            return Ok(false);
+        }
+        if !has {
+            self.store().put_undecided(round, batch)?;
+        }
+        Ok(true)
+    }
+
     /// Checks a complete proposal of the current height, stores it and reports it.
     async fn accept(
         &mut self,
@@ -135,8 +153,8 @@ impl App {
         // Only a body that matches its header is stored: such a body is the only one the header
         // (and so any certificate over it) can stand for. A batch judged invalid for another
         // reason (time, proposer field) is kept, since the others may still decide it.
-        if body_ok {
-            self.store().put_undecided(round_u32(r), &a.batch)?;
+        if body_ok && !self.store_proposal(round_u32(r), &a.batch)? {
+            return Ok(None);
         }
         Ok(Some(ProposedValue {
             height: h,

@@ -126,7 +126,7 @@ impl Progress {
 /// state that may be half updated.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock()
-        .unwrap_or_else(|_| panic!("a lock of the node's shared state was poisoned by a panic"))
+        .unwrap_or_else(|_| panic!("a lock of the node was poisoned by a panic in another thread"))
 }
 
 /// State shared by the app loop, the APIs and gossip.

@@ -59,5 +59,5 @@ pub async fn equivocator(
         Some(Box::new(conflicting_id)),
     )
     .await
-    .map_err(|e| StartError::Other(format!("starting the equivocating double: {e}")))
+    .map_err(|e| StartError::actor("the equivocating double", e))
 }
