@@ -3,13 +3,19 @@
 //!
 //! - [`manifest`]: the scenario format.
 //! - [`net`]: the namespaces, `nft` rules and traffic caps.
-//! - [`run`]: one scenario from start to verdict.
+//! - [`run`]: one scenario from start to verdict, played with `cluster` (the node processes
+//!   and anvil), `workload` (the load and forced entries), `faults` (the fault actions) and
+//!   `record` (the files a run writes).
 //! - [`check`]: the checkers, pure functions of the logs.
 
 pub mod check;
+mod cluster;
+mod faults;
 pub mod manifest;
 pub mod net;
+mod record;
 pub mod run;
+mod workload;
 
 use anyhow::Context as _;
 use std::io::Write as _;
