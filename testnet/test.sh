@@ -27,6 +27,10 @@ fi
 # every test double in its config.
 testnet/default-build.sh
 
+# Fuzzing smoke run: every fuzz target for 5 s from the committed corpus (docs/FUZZING.md), in
+# an unoptimized build of its own (about 3 minutes cold).
+FUZZ_PROFILE=dev testnet/fuzz.sh 5
+
 # The binaries of the README walk-through and the chaos runner: the chaos build, once.
 cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
 
