@@ -18,6 +18,7 @@
 #   testnet/localnet.sh logs N     follow node N's log
 #   testnet/localnet.sh kill N | restart N
 #   testnet/localnet.sh down       stop every node and anvil (SIGTERM, then SIGKILL after 10 s)
+#   testnet/localnet.sh ordo ARGS  run the localnet's build of `ordo` (e.g. `ordo keys generate`)
 #
 # Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
 # ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target),
@@ -29,6 +30,7 @@
 #   0: it returns at once),
 # ORDO_WATCH_RATE (the live view's light load, tx/s, default 20).
 set -euo pipefail
+CALLER_PWD=$(pwd)
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DIR=${ORDO_LOCALNET:-$ROOT/localnet}
@@ -217,5 +219,10 @@ case "${1:-}" in
   batch)
     [ -n "${2:-}" ] || die "usage: $0 batch HEIGHT"
     "$BIN" batch get --rpc "$(rpc_of 0)" --height "$2" --genesis "$DIR/node-0/genesis.json" ;;
-  *) sed -n '2,30p' "$0"; exit 2 ;;
+  ordo)
+    shift
+    [ -x "$BIN" ] || die "not built; run: $0 build"
+    cd "$CALLER_PWD" # paths in ARGS are the caller's
+    exec "$BIN" "$@" ;;
+  *) sed -n '2,31p' "$0"; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's "Run a local testnet" walk-through, tested: runs every command its `sh` blocks
-# show, in order, against a real localnet (four `ordo` validators and anvil, in a temporary
+# The README's "Run a local testnet" walk-through and its "Try the pieces", tested: runs every
+# command their `sh` blocks show, in order, against a real localnet (four `ordo` validators and anvil, in a temporary
 # directory on free loopback ports), and checks each does what the README says. Fails loudly
 # with the README command that misbehaved (its output and the localnet directory are kept).
 #
@@ -20,8 +20,8 @@ unset ORDO_WATCH ORDO_L1 ORDO_CENSOR ORDO_L1_PORT
 BIN="$CARGO_TARGET_DIR/debug/ordo"
 T0=$(date +%s)
 
-# Every command of the README's testnet section, as written there (whitespace collapsed,
-# trailing comments dropped), in the order they are run.
+# Every command of the README's testnet and "Try the pieces" sections, as written there
+# (whitespace collapsed, trailing comments dropped), in the order they are run.
 EXPECTED=(
   "testnet/localnet.sh up"
   "testnet/localnet.sh submit 1 c0ffee"
@@ -33,6 +33,8 @@ EXPECTED=(
   "cargo run -p ordo-client --example rollup -- --nodes http://127.0.0.1:27001,http://127.0.0.1:27004"
   "testnet/localnet.sh logs 2"
   "testnet/localnet.sh kill 2; testnet/localnet.sh restart 2"
+  "testnet/localnet.sh ordo keys generate --out /tmp/ordo-bls.json"
+  "testnet/localnet.sh ordo --help"
   "testnet/localnet.sh down"
 )
 
@@ -41,14 +43,14 @@ say() { printf 'readme-test [%3s s] %s\n' "$(($(date +%s) - T0))" "$*"; }
 # --- drift guard -------------------------------------------------------------------------
 readme_commands() {
   awk '
-    /^## / { in_section = ($0 ~ /^## Run a local testnet/) }
+    /^## / { in_section = ($0 ~ /^## (Run a local testnet|Try the pieces)/) }
     in_section && /^```/ { if (in_block) { in_block = 0 } else if ($0 ~ /^```sh[[:space:]]*$/) { in_block = 1 }; next }
     in_section && in_block { print }
   ' README.md |
     sed -E 's/(^|[[:space:]])#.*$//; s/[[:space:]]+/ /g; s/^ //; s/ $//' | grep -v '^$' || true
 }
 mapfile -t README_CMDS < <(readme_commands)
-[ "${#README_CMDS[@]}" -gt 0 ] || { echo "readme-test: FAILED: no commands found in the README's 'Run a local testnet' section" >&2; exit 1; }
+[ "${#README_CMDS[@]}" -gt 0 ] || { echo "readme-test: FAILED: no commands found in the README's 'Run a local testnet' and 'Try the pieces' sections" >&2; exit 1; }
 drift=0
 for c in "${README_CMDS[@]}"; do
   printf '%s\n' "${EXPECTED[@]}" | grep -qxF -- "$c" || {
@@ -63,7 +65,7 @@ for c in "${EXPECTED[@]}"; do
   }
 done
 [ $drift = 0 ] || exit 1
-say "the README's testnet section shows ${#README_CMDS[@]} commands, all covered"
+say "the README's testnet and pieces sections show ${#README_CMDS[@]} commands, all covered"
 
 # --- a localnet of its own ------------------------------------------------------------------
 free_base() {
@@ -248,6 +250,24 @@ after=$(height 2)
 [ "$after" -ge "$target" ] || fail "node 2 did not come back and advance: height $before before, $after now, others at $(height 0)"
 [ "$after" -ge "$before" ] || fail "node 2's height regressed: $before -> $after"
 ok "node 2 (pid $old -> $new) back at height $after (was $before before kill -9)"
+
+# "Try the pieces": the README's key file path, cleared before and after (keys generate never
+# overwrites a key without --force).
+rm -f /tmp/ordo-bls.json
+run 30 "testnet/localnet.sh ordo keys generate --out /tmp/ordo-bls.json"
+need_rc0
+jq -e '(.public_key | test("^0x[0-9a-f]{96}$")) and (.proof_of_possession | test("^0x[0-9a-f]{192}$"))' "$OUT" >/dev/null 2>&1 ||
+  fail "README: 'prints its public key and proof of possession'; printed: $(head -c 400 "$OUT")"
+[ "$(stat -c %a /tmp/ordo-bls.json)" = 600 ] || fail "the key file is not readable by its owner only"
+shown=$("$BIN" keys show /tmp/ordo-bls.json) || fail "ordo keys show cannot read it"
+[ "$(echo "$shown" | jq -c .)" = "$(jq -c . "$OUT")" ] || fail "keys show prints another key: $shown"
+rm -f /tmp/ordo-bls.json
+ok "$(jq -r .public_key "$OUT" | head -c 18)…, key file 0600, read back by keys show"
+
+run 30 "testnet/localnet.sh ordo --help"
+need_rc0
+for c in start keys tx batch l1; do grep -Eq "^  $c( |$)" "$OUT" || fail "no '$c' command listed"; done
+ok "$(grep -cE '^  [a-z]' "$OUT") commands listed"
 
 pids=$(cat "$DIR"/node-*/pid "$DIR/l1/pid" 2>/dev/null)
 run 60 "testnet/localnet.sh down"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, then runs every test CI runs
-# (unit, property, golden-vector, integration and process tests of the whole workspace), then
-# the README's testnet walk-through (testnet/readme-test.sh), then the chaos runner's CI subset
-# (real processes in network namespaces; needs root).
+# (unit, property, golden-vector, integration and process tests of the whole workspace), the
+# validator binary without features, a fuzzing smoke run, the README's walk-through
+# (testnet/readme-test.sh), then the chaos runner's CI subset (real processes in network
+# namespaces; needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ordo-target}"
@@ -34,7 +35,8 @@ FUZZ_PROFILE=dev testnet/fuzz.sh 5
 # The binaries of the README walk-through and the chaos runner: the chaos build, once.
 cargo build -q --locked --features ordo-node/chaos -p ordo-node --bin ordo -p ordo-testnet --bin ordo-testnet
 
-# Docs: every command of the README's "Run a local testnet" section against a real localnet
+# Docs: every command of the README's "Run a local testnet" and "Try the pieces" sections
+# against a real localnet
 # (under 3 minutes). ORDO_FEATURES makes localnet.sh's build the one above, a no-op.
 ORDO_FEATURES=ordo-node/chaos testnet/readme-test.sh
 

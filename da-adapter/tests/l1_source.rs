@@ -25,6 +25,7 @@ fn config(
         max_range: 2,
         request_timeout: Duration::from_secs(2),
         cap: Cap::default(),
+        due_after: 0,
     }
 }
 
@@ -255,5 +256,30 @@ async fn reading_ahead_pauses_at_the_cap_and_resumes_as_entries_are_ordered() {
         !st.paused,
         "caught up with the L1 at the cap is not a pause: {st:?}"
     );
+    task.abort();
+    let _ = task.await;
+    drop(reader);
+
+    // Entries become due only `due_after` blocks after their own: at the cap the source still
+    // reads that far past the oldest it holds (here three more entries, one block each), or it
+    // would hold entries that can never be ordered, and never read again.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(&anvil, vec![anvil.url.clone()], d.address, d.block);
+    cfg.cap = Cap {
+        entries: 2,
+        bytes: 1 << 20,
+    };
+    cfg.due_after = 3;
+    let (reader, task) = spawn_source(cfg, limits, &dir.path().join("l1"), 0).expect("source");
+    let st = paused_at(&reader, 4).await;
+    assert_eq!(
+        st.read_to.map(|r| r.number),
+        Some(queued[0].l1_block + 3),
+        "read up to the oldest held entry's due horizon"
+    );
+    assert_eq!(reader.view(0, u64::MAX, 100).entries, queued[..4].to_vec());
+    reader.prune(1, 0);
+    let st = paused_at(&reader, 4).await;
+    assert_eq!(st.read_to.map(|r| r.number), Some(queued[1].l1_block + 3));
     task.abort();
 }

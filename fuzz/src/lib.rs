@@ -35,7 +35,7 @@ use ordo_mempool::{Mempool, MempoolConfig};
 use ordo_types::wire::{decode_message, pb};
 use ordo_types::{
     Batch, BatchHeader, BatchTx, Certificate, ForcedTx, Hash, Height, Limits, NamespaceProof,
-    Transaction, ValidatorSet,
+    Transaction, TxId, ValidatorSet,
 };
 use std::fmt::Debug;
 
@@ -185,7 +185,8 @@ pub fn proof(data: &[u8]) -> bool {
     }
 }
 
-/// Gossip bundles as a validator receives them, each transaction then admitted to a pool.
+/// Gossip bundles as a validator receives them, each transaction then admitted to a pool the
+/// way the node admits it: with the id of the bytes as received, which must be its id.
 pub fn gossip(data: &[u8]) -> bool {
     let data = Bytes::copy_from_slice(data);
     let Some(txs) = ordo_p2p::gossip::bundle_split(&data) else {
@@ -200,9 +201,18 @@ pub fn gossip(data: &[u8]) -> bool {
         data.to_vec(),
         "a bundle splits into what rebuilds it"
     );
-    let mut pool = Mempool::new(MempoolConfig::default(), limits());
-    for t in &txs {
-        let _ = pool.admit_encoded(t);
+    let l = limits();
+    let mut pool = Mempool::new(MempoolConfig::default(), l);
+    for b in &txs {
+        if let Ok(tx) = Transaction::decode(b, &l) {
+            let id = TxId::of_encoding(b);
+            assert_eq!(
+                id,
+                tx.id(),
+                "the id of the received bytes is the transaction's"
+            );
+            let _ = pool.admit_with_id(tx, id);
+        }
     }
     true
 }

@@ -55,7 +55,7 @@ pub enum StartError {
          (or set ORDO_L1_RPC)"
     )]
     L1Unconfigured,
-    #[error("l1: {0}")]
+    #[error(transparent)]
     L1(#[from] ordo_da_adapter::l1::L1Error),
     #[error("rpc listen {addr}: {source}")]
     RpcListen {
@@ -402,6 +402,7 @@ fn start_l1(
                 .max_pending_bytes
                 .max(u64::from(g.limits.max_tx_payload)),
         },
+        due_after: lg.inclusion_delay.saturating_add(section.ref_margin),
     };
     let (reader, follower) =
         ordo_da_adapter::l1::spawn_source(cfg, g.limits, &home.l1_cache(), decided_next)?;

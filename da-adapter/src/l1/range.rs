@@ -5,10 +5,16 @@
 //! **The cap.** The source keeps the entries it read and the chain has not ordered yet in
 //! memory. Past [`Cap`] (entries or payload bytes) it stops reading ahead: the L1 keeps the
 //! entries it has not read, the cache keeps those it has, and reading resumes as ordering prunes
-//! them. A range is cut at an L1 block boundary (a block's entries are read all together or not
-//! at all, since `read_to` means "everything up to here"), so memory holds at most the cap plus
-//! the entries of one L1 block, and a source holding nothing always reads the next block with
-//! entries, however large.
+//! them. Two exceptions keep forced inclusion live:
+//! - **The due horizon.** An entry queued at L1 block `b` becomes due only once a batch names
+//!   an `l1_ref` of at least `b + inclusion_delay`, and an honest proposer names its head less
+//!   `ref_margin`. So the source always reads up to `b + inclusion_delay + ref_margin` for the
+//!   oldest entry it holds, cap or not: otherwise entries held at the cap could never become
+//!   due, never be ordered, never be pruned. Memory is then bounded by the cap plus the entries
+//!   of that many L1 blocks, which the L1's gas limit bounds.
+//! - **Progress.** A range is cut at an L1 block boundary (a block's entries are read together
+//!   or not at all, since `read_to` means "everything up to here"), and a source holding
+//!   nothing reads the next block with entries, however large.
 
 use ordo_types::{ForcedTx, Hash, L1Ref, Limits};
 
@@ -77,34 +83,55 @@ pub struct Plan {
     /// The block read last, whose hash the L1 must still have (fetched, unless it is the
     /// target itself).
     pub verify: Option<L1Ref>,
-    /// The blocks to read, inclusive; `None` when there is nothing new or the cap is reached.
+    /// The blocks to read, inclusive; `None` when there is nothing new, or the source is at
+    /// the cap and past the due horizon.
     pub read: Option<(u64, u64)>,
+    /// Whether the range is cut at the cap ([`check_range`]); false at the cap, for a read up
+    /// to the due horizon.
+    pub capped: bool,
+}
+
+/// Where the source is and what it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    /// The last block read.
+    pub read_to: Option<L1Ref>,
+    pub held: Held,
+    /// The L1 block of the oldest entry held.
+    pub oldest: Option<u64>,
 }
 
 /// Plans one poll: verify the last block read, then read at most `max_range` blocks after it
-/// (from `start_block` on the first read), unless the held entries are at the cap.
+/// (from `start_block` on the first read). At the cap, read only up to the due horizon of the
+/// oldest held entry (`oldest + due_after`, `due_after` being the inclusion delay plus the
+/// proposers' margin), uncut.
 pub fn plan(
-    read_to: Option<L1Ref>,
+    at: Position,
     target: L1Ref,
     start_block: u64,
     max_range: u64,
-    held: Held,
     cap: Cap,
+    due_after: u64,
 ) -> Plan {
-    let (verify, from) = match read_to {
+    let (verify, from) = match at.read_to {
         // This endpoint's final head is behind what was read: nothing to check or read here.
         Some(r) if target.number < r.number => return Plan::default(),
         Some(r) => (Some(r), r.number + 1),
         None => (None, start_block),
     };
-    let full = held.entries >= cap.entries || held.bytes >= cap.bytes;
-    let read = (from <= target.number && !full).then(|| {
-        (
-            from,
-            target.number.min(from.saturating_add(max_range.max(1) - 1)),
-        )
-    });
-    Plan { verify, read }
+    let mut to = target.number.min(from.saturating_add(max_range.max(1) - 1));
+    let held = at.held;
+    // A source holding nothing is never full, whatever the cap: it must always progress.
+    let full = held != Held::default() && (held.entries >= cap.entries || held.bytes >= cap.bytes);
+    if full {
+        let horizon = at.oldest.map_or(0, |b| b.saturating_add(due_after));
+        to = to.min(horizon);
+    }
+    Plan {
+        verify,
+        read: (from <= to).then_some((from, to)),
+        capped: !full,
+    }
 }
 
 /// The L1 still has, at `read.number`, the block that was read (`now` is what it has there).
@@ -137,23 +164,23 @@ pub struct Checked {
     /// Block hashes the logs carried, for the blocks read.
     pub hashes: Vec<(u64, Hash)>,
     /// The last block read: `to`, or the block before the first one the cap left out; `None`
-    /// when the cap left out the range's first block with entries, at or before which
-    /// nothing new was read.
+    /// when that is the range's first block (nothing new read).
     pub read_to: Option<u64>,
 }
 
 /// Checks the logs of blocks `from..=to` (sorted by block and log index) against the queue,
 /// whose next entry is `next`: no removed log, each event in the block it names, queue indices
 /// consecutive (earlier ones were read before and are skipped), payloads within the limits.
-/// Keeps whole blocks while `held` plus the new entries stay within `cap`; when nothing is held,
-/// the first block with entries is kept whatever its size.
+/// With a `cap`, keeps whole blocks while `held` plus the new entries stay within it; when
+/// nothing is held, the first block with entries is kept whatever its size. Without one (a read
+/// up to the due horizon), keeps every block.
 pub fn check_range(
     logs: &[InboxLog],
     (from, to): (u64, u64),
     mut next: u64,
     limits: &Limits,
     held: Held,
-    cap: Cap,
+    cap: Option<Cap>,
 ) -> Result<Checked, L1Error> {
     let mut out = Checked {
         read_to: Some(to),
@@ -199,7 +226,7 @@ pub fn check_range(
         }
         if block != Some(e.l1_block) {
             if !keep_block(&mut out, &mut with, &mut pending, pending_hash, held, cap) {
-                return Ok(cut(out, block));
+                return Ok(cut(out, block, from));
             }
             block = Some(e.l1_block);
             pending_hash = log.block_hash.map(|h| (e.l1_block, h));
@@ -208,7 +235,7 @@ pub fn check_range(
         pending.push(e.clone());
     }
     if !keep_block(&mut out, &mut with, &mut pending, pending_hash, held, cap) {
-        return Ok(cut(out, block));
+        return Ok(cut(out, block, from));
     }
     Ok(out)
 }
@@ -220,14 +247,14 @@ fn keep_block(
     pending: &mut Vec<ForcedTx>,
     hash: Option<(u64, Hash)>,
     held: Held,
-    cap: Cap,
+    cap: Option<Cap>,
 ) -> bool {
     if pending.is_empty() {
         return true;
     }
     let grown = pending.iter().fold(*with, Held::add);
     let first_ever = held == Held::default() && out.entries.is_empty();
-    if !grown.within(cap) && !first_ever {
+    if cap.is_some_and(|cap| !grown.within(cap)) && !first_ever {
         return false;
     }
     *with = grown;
@@ -236,13 +263,12 @@ fn keep_block(
     true
 }
 
-/// The range read up to the block before `left_out`.
-fn cut(mut out: Checked, left_out: Option<u64>) -> Checked {
-    out.read_to = left_out.and_then(|b| b.checked_sub(1));
-    if out.entries.is_empty() {
-        // Nothing new fits: leave the position where it is.
-        out.read_to = None;
-    }
+/// The range read up to the block before `left_out` (the first block of the range that did
+/// not fit); `None` when that is the range's first block.
+fn cut(mut out: Checked, left_out: Option<u64>, from: u64) -> Checked {
+    out.read_to = left_out
+        .and_then(|b| b.checked_sub(1))
+        .filter(|&b| b >= from);
     out
 }
 
@@ -289,6 +315,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // one table
     fn plans() {
         let none = Held::default();
         let full = Held {
@@ -299,76 +326,113 @@ mod tests {
             entries: 1,
             bytes: 1_000,
         };
-        // (read_to, target, held)
+        let at = |read_to: Option<L1Ref>, held: Held, oldest: Option<u64>| Position {
+            read_to,
+            held,
+            oldest,
+        };
+        let read = |from, to, capped| Plan {
+            verify: Some(r(70, 2)),
+            read: Some((from, to)),
+            capped,
+        };
+        // (position, target); start block 50, max_range 10, due after 3 blocks.
         let cases = [
             Case {
                 case: "first read starts at the inbox's deployment",
-                input: (None, r(100, 1), none),
+                input: (at(None, none, None), r(100, 1)),
                 expected: Plan {
                     verify: None,
                     read: Some((50, 59)),
+                    capped: true,
                 },
             },
             Case {
                 case: "first read, the final head is before the deployment",
-                input: (None, r(40, 1), none),
-                expected: Plan::default(),
+                input: (at(None, none, None), r(40, 1)),
+                expected: Plan {
+                    verify: None,
+                    read: None,
+                    capped: true,
+                },
             },
             Case {
                 case: "caught up: only the head's hash is verified",
-                input: (Some(r(70, 2)), r(70, 2), none),
+                input: (at(Some(r(70, 2)), none, None), r(70, 2)),
                 expected: Plan {
                     verify: Some(r(70, 2)),
                     read: None,
+                    capped: true,
                 },
             },
             Case {
                 case: "the range is bounded by max_range",
-                input: (Some(r(70, 2)), r(200, 3), none),
-                expected: Plan {
-                    verify: Some(r(70, 2)),
-                    read: Some((71, 80)),
-                },
+                input: (at(Some(r(70, 2)), none, None), r(200, 3)),
+                expected: read(71, 80, true),
             },
             Case {
                 case: "the range ends at the final head",
-                input: (Some(r(70, 2)), r(73, 3), none),
-                expected: Plan {
-                    verify: Some(r(70, 2)),
-                    read: Some((71, 73)),
-                },
+                input: (at(Some(r(70, 2)), none, None), r(73, 3)),
+                expected: read(71, 73, true),
             },
             Case {
                 case: "an endpoint behind what was read: nothing to do",
-                input: (Some(r(70, 2)), r(65, 3), none),
+                input: (at(Some(r(70, 2)), none, None), r(65, 3)),
                 expected: Plan::default(),
             },
             Case {
-                case: "at the entry cap: verify, do not read ahead",
-                input: (Some(r(70, 2)), r(200, 3), full),
+                case: "at the entry cap, the held entries' due horizon passed: no reading ahead",
+                input: (at(Some(r(70, 2)), full, Some(60)), r(200, 3)),
                 expected: Plan {
                     verify: Some(r(70, 2)),
                     read: None,
+                    capped: false,
                 },
             },
             Case {
-                case: "at the byte cap: verify, do not read ahead",
-                input: (Some(r(70, 2)), r(200, 3), heavy),
+                case: "at the byte cap, horizon passed: no reading ahead",
+                input: (at(Some(r(70, 2)), heavy, Some(67)), r(200, 3)),
                 expected: Plan {
                     verify: Some(r(70, 2)),
                     read: None,
+                    capped: false,
                 },
+            },
+            Case {
+                case: "at the cap: read on, uncut, to the oldest held entry's due horizon",
+                input: (at(Some(r(70, 2)), full, Some(69)), r(200, 3)),
+                expected: read(71, 72, false),
+            },
+            Case {
+                case: "at the cap, the horizon beyond max_range: max_range bounds it",
+                input: (at(Some(r(70, 2)), heavy, Some(100)), r(200, 3)),
+                expected: read(71, 80, false),
+            },
+            Case {
+                case: "at the cap, the horizon beyond the final head",
+                input: (at(Some(r(70, 2)), full, Some(70)), r(72, 3)),
+                expected: read(71, 72, false),
             },
         ];
         for c in cases {
-            let (read_to, target, held) = c.input;
+            let (position, target) = c.input;
             assert_eq!(
-                plan(read_to, target, 50, 10, held, CAP),
+                plan(position, target, 50, 10, CAP, 3),
                 c.expected,
                 "{}",
                 c.case
             );
         }
+    }
+
+    #[test]
+    fn a_zero_cap_still_reads_when_nothing_is_held() {
+        let zero = Cap {
+            entries: 0,
+            bytes: 0,
+        };
+        let p = plan(Position::default(), r(60, 1), 50, 100, zero, 0);
+        assert_eq!(p.read, Some((50, 60)));
     }
 
     #[test]
@@ -391,12 +455,13 @@ mod tests {
         range: (u64, u64),
         next: u64,
         held: Held,
+        cap: Option<Cap>,
     ) -> Result<Checked, String> {
         let limits = Limits {
             max_tx_payload: 8,
             ..Limits::default()
         };
-        check_range(logs, range, next, &limits, held, CAP).map_err(|e| format!("{e:?}"))
+        check_range(logs, range, next, &limits, held, cap).map_err(|e| format!("{e:?}"))
     }
 
     fn ok(entries: &[(u64, u64)], blocks: &[u64], read_to: Option<u64>) -> Result<Checked, String> {
@@ -501,20 +566,34 @@ mod tests {
                 expected: ok(&[(5, 11), (6, 11), (7, 11), (8, 11)], &[11], Some(11)),
             },
             Case {
-                case: "something held and the first block overflows: nothing new is read",
+                case: "something held and block 11 overflows: read to block 10, empty",
                 input: (vec![log(5, 11), log(6, 11), log(7, 11)], 5, one),
+                expected: ok(&[], &[], Some(10)),
+            },
+            Case {
+                case: "something held and the range's first block overflows: nothing read",
+                input: (vec![log(5, 10), log(6, 10), log(7, 10)], 5, one),
                 expected: ok(&[], &[], None),
             },
         ];
         for c in cases {
             let (logs, next, held) = c.input;
             assert_eq!(
-                checked(&logs, (10, 20), next, held),
+                checked(&logs, (10, 20), next, held, Some(CAP)),
                 c.expected,
                 "{}",
                 c.case
             );
         }
+        // A read up to the due horizon is not cut, however much is held.
+        let full = Held {
+            entries: 3,
+            bytes: 12,
+        };
+        assert_eq!(
+            checked(&[log(5, 11), log(6, 13)], (10, 20), 5, full, None),
+            ok(&[(5, 11), (6, 13)], &[11, 13], Some(20))
+        );
     }
 
     #[test]

@@ -119,6 +119,10 @@ pub struct L1Config {
     pub request_timeout: Duration,
     /// Most unordered entries held in memory before reading ahead pauses ([`range`]).
     pub cap: Cap,
+    /// Blocks after its own before an entry can be due in an honest proposal: the chain's
+    /// `inclusion_delay` plus the proposers' `ref_margin`. At the cap the source still reads
+    /// this far past the oldest entry it holds, so that entry can become due.
+    pub due_after: u64,
 }
 
 /// What a validator judges a batch against: the inbox read up to `read_to`, from a cursor on.
@@ -167,8 +171,11 @@ impl State {
     }
 
     /// Takes in a range read from block `from` on.
-    fn add(&mut self, read: RangeRead, from: u64) {
+    fn add(&mut self, mut read: RangeRead, from: u64) {
+        // Entries a prune made during the read already passed (the chain ordered them before
+        // this source read them) are not kept.
         let next = self.next_index();
+        read.entries.retain(|e| e.queue_index >= next);
         if self.entries.is_empty() {
             self.first_kept = read.entries.first().map_or(next, |e| e.queue_index);
         }
@@ -408,6 +415,11 @@ pub fn spawn_source(
     if cfg.max_range == 0 {
         return Err(L1Error::Config("max_range must be at least 1".into()));
     }
+    if cfg.cap.entries == 0 || cfg.cap.bytes == 0 {
+        return Err(L1Error::Config(
+            "the cap on pending entries must be at least 1 entry and 1 byte".into(),
+        ));
+    }
     let providers = cfg
         .rpc
         .iter()
@@ -516,17 +528,22 @@ impl Follower {
                 block_ref(p, BlockNumberOrTag::Number(latest.saturating_sub(k)), t).await?
             }
         };
-        let (read_to, held, next) = {
+        let (at, next) = {
             let s = self.reader.state();
-            (s.read_to, s.held, s.next_index())
+            let at = range::Position {
+                read_to: s.read_to,
+                held: s.held,
+                oldest: s.entries.front().map(|e| e.l1_block),
+            };
+            (at, s.next_index())
         };
         let plan = range::plan(
-            read_to,
+            at,
             target,
             cfg.start_block,
             cfg.max_range,
-            held,
             cfg.cap,
+            cfg.due_after,
         );
         if let Some(r) = plan.verify {
             // What was read must still be the L1's history.
@@ -537,14 +554,21 @@ impl Follower {
             };
             range::same_history(r, now)?;
         }
-        self.note_full(read_to.is_some_and(|r| r.number < target.number) && plan.read.is_none());
         let Some((from, to)) = plan.read else {
+            self.note_paused(!plan.capped && at.read_to.is_some_and(|r| r.number < target.number));
             return Ok(false);
         };
         let logs = fetch_logs(p, cfg.inbox, (from, to), t).await?;
-        let checked = range::check_range(&logs, (from, to), next, &self.limits, held, cfg.cap)?;
+        let cap = plan.capped.then_some(cfg.cap);
+        let checked = range::check_range(&logs, (from, to), next, &self.limits, at.held, cap)?;
+        // Paused: the cap cut the range, or (at the cap) reading stops at the due horizon.
+        let paused = match checked.read_to {
+            Some(end) if plan.capped => end < to,
+            Some(end) => end < target.number,
+            None => true,
+        };
+        self.note_paused(paused);
         let Some(end) = checked.read_to else {
-            self.note_full(true);
             return Ok(false);
         };
         let mut read = RangeRead {
@@ -568,15 +592,15 @@ impl Follower {
         Ok(end < target.number)
     }
 
-    /// Logs a change of the read-ahead pause (held entries at the cap), once per change.
-    fn note_full(&self, full: bool) {
+    /// Records whether reading ahead is held back by the cap, logging each change once.
+    fn note_paused(&self, paused: bool) {
         let mut s = self.reader.state_mut();
-        if s.status.paused == full {
+        if s.status.paused == paused {
             return;
         }
-        s.status.paused = full;
+        s.status.paused = paused;
         let cap = self.reader.inner.cfg.cap;
-        if full {
+        if paused {
             warn!(
                 held = s.held.entries,
                 held_bytes = s.held.bytes,

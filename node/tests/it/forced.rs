@@ -367,3 +367,48 @@ async fn an_unreachable_l1_stalls_only_forced_inclusion() {
     all_ordered(&c, &inbox, &l1, Duration::from_secs(60)).await;
     c.stop_all().await;
 }
+
+/// Every validator holds at most one unordered entry in memory: a burst of entries still gets
+/// ordered, each by its deadline, because at the cap a source reads on to the due horizon of the
+/// entry it holds (its block + inclusion delay + ref margin). Without that, every source would
+/// stop at the first entry, which could then never become due, and forced inclusion would stall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_entries_is_ordered_by_its_deadlines_when_every_validator_holds_one_at_a_time() {
+    let (anvil, d, l1) = dev_l1().await;
+    let c = Cluster::start(4, |_, h| {
+        edit_genesis(h, |g| g.l1 = Some(l1.clone()));
+        edit_config(h, |cfg| {
+            cfg.l1 = Some(L1Section {
+                max_pending_entries: 1,
+                ..l1_section(vec![anvil.url.clone()], 200)
+            });
+        })
+    })
+    .await;
+    c.wait_height(3, Duration::from_secs(60)).await;
+    let mut inbox = Vec::new();
+    for k in 0..6u64 {
+        let e = enqueue(
+            &anvil.url,
+            DEV_KEY,
+            d.address,
+            40,
+            format!("burst {k}").as_bytes(),
+        )
+        .await
+        .unwrap();
+        inbox.push(e.forced);
+    }
+    let (batches, ordered) = all_ordered(&c, &inbox, &l1, Duration::from_secs(90)).await;
+    for e in &inbox {
+        let first_due = batches
+            .iter()
+            .find(|d| d.batch.header.l1_ref.number >= e.l1_block + DELAY)
+            .unwrap();
+        assert_eq!(
+            ordered[&e.queue_index], first_due.batch.header.height.0,
+            "entry {} ordered by its deadline",
+            e.queue_index
+        );
+    }
+}
