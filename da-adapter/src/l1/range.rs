@@ -116,6 +116,13 @@ pub fn plan(
     let (verify, from) = match at.read_to {
         // This endpoint's final head is behind what was read: nothing to check or read here.
         Some(r) if target.number < r.number => return Plan::default(),
+        // The last block number there is: verify it, nothing can follow it.
+        Some(r) if r.number == u64::MAX => {
+            return Plan {
+                verify: Some(r),
+                ..Plan::default()
+            };
+        }
         Some(r) => (Some(r), r.number + 1),
         None => (None, start_block),
     };
@@ -433,6 +440,23 @@ mod tests {
         };
         let p = plan(Position::default(), r(60, 1), 50, 100, zero, 0);
         assert_eq!(p.read, Some((50, 60)));
+    }
+
+    #[test]
+    fn a_head_at_the_last_block_number_is_verified_not_overflowed() {
+        let top = r(u64::MAX, 4);
+        let at = Position {
+            read_to: Some(top),
+            ..Position::default()
+        };
+        assert_eq!(
+            plan(at, top, 50, 10, CAP, 3),
+            Plan {
+                verify: Some(top),
+                read: None,
+                capped: false,
+            }
+        );
     }
 
     #[test]
