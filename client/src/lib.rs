@@ -6,6 +6,8 @@
 //!   item **verified** by [`SliceVerifier`] (the certificate against the pinned validator set, the
 //!   namespace proof against the header, the parent-hash chain) before it is yielded. A node that
 //!   sends anything else is dropped for the next one; no single node is trusted.
+//! - [`deliver`]: the delivery loop that hands a rollup's executor its slice of every height,
+//!   in order, exactly once across crashes, and the [`deliver::Executor`] contract.
 //! - [`api`]: the generated gRPC messages and stubs of `proto/ordo/api/v1/sequencer.proto`.
 //!
 //! The client needs no rocksdb and no libp2p: only `ordo-types` and tonic.
@@ -21,6 +23,7 @@ pub mod api {
     include!(concat!(env!("OUT_DIR"), "/ordo.api.v1.rs"));
 }
 mod client;
+pub mod deliver;
 mod verify;
 
 pub use client::{Ack, Client, ClientError, StreamEvent, Submitted, TrustAnchor};

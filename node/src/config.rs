@@ -100,6 +100,15 @@ pub struct TestingSection {
     pub equivocate: bool,
 }
 
+/// `[[rollup]]`: a rollup this node executes itself, fed from its own committed batches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollupSection {
+    pub namespace: u64,
+    /// `builtin:kv`, `abci://host:port`, `abci+unix:///path` or `grpc://host:port`.
+    pub executor: String,
+}
+
 /// The whole `config.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +125,8 @@ pub struct Config {
     pub l1: Option<L1Section>,
     #[serde(default)]
     pub testing: TestingSection,
+    #[serde(default, rename = "rollup", skip_serializing_if = "Vec::is_empty")]
+    pub rollups: Vec<RollupSection>,
 }
 
 /// Why a config file was refused.
@@ -151,6 +162,8 @@ impl Config {
             c.l1.get_or_insert_with(L1Section::default).rpc =
                 v.split(',').map(|s| s.trim().to_string()).collect();
         }
+        crate::rollups::specs(&c.rollups)
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
         Ok(c)
     }
 

@@ -63,6 +63,11 @@ impl Home {
     pub fn decision_log(&self) -> PathBuf {
         self.0.join("data/decisions.log")
     }
+    /// Where an in-process rollup keeps its delivery cursor (and the builtin ledger its
+    /// snapshot).
+    pub fn rollup_dir(&self, namespace: ordo_types::Namespace) -> PathBuf {
+        self.0.join(format!("data/rollups/{}", namespace.0))
+    }
 }
 
 /// A validator's three keys.
@@ -207,6 +212,7 @@ fn config_for(
         mempool: ordo_mempool::MempoolConfig::default(),
         l1: None,
         testing: TestingSection::default(),
+        rollups: Vec::new(),
     }
 }
 

@@ -61,6 +61,33 @@ enum Command {
     /// The L1 side of forced inclusion: deploy the inbox, queue forced transactions.
     #[command(subcommand)]
     L1(L1Command),
+    /// Deliver a rollup's namespace to its executor, streamed and verified from any of a set of
+    /// nodes, in height order and exactly once across restarts of either side.
+    Follow(FollowCli),
+}
+
+#[derive(clap::Args, Debug)]
+struct FollowCli {
+    /// Node RPC addresses, comma-separated (http://127.0.0.1:27001,...).
+    #[arg(long, value_delimiter = ',', required = true)]
+    nodes: Vec<String>,
+    #[arg(long)]
+    namespace: u64,
+    /// builtin:kv, abci://host:port, abci+unix:///path or grpc://host:port.
+    #[arg(long)]
+    executor: String,
+    /// What to trust: <chain id>:<validator set hash>.
+    #[arg(long, conflicts_with = "genesis", required_unless_present = "genesis")]
+    anchor: Option<String>,
+    /// Or take the anchor from the chain's genesis file.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Where the follower keeps its cursor (and a builtin executor its state).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Serve GET /status here (e.g. 127.0.0.1:27950).
+    #[arg(long)]
+    status_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +285,7 @@ fn main() -> anyhow::Result<()> {
             genesis,
         }) => runtime()?.block_on(get_batch(&rpc, height, &genesis))?,
         Command::L1(cmd) => runtime()?.block_on(l1(cmd))?,
+        Command::Follow(args) => follow(args)?,
     }
     Ok(())
 }
@@ -269,10 +297,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn start(home: Home) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ORDO_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn")
-    });
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    init_logs();
     runtime()?.block_on(async move {
         let mut node = ordo_node::node::start(home).await?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -290,6 +315,47 @@ fn start(home: Home) -> anyhow::Result<()> {
             Some(why) => bail!("{why}"),
         }
     })
+}
+
+fn follow(a: FollowCli) -> anyhow::Result<()> {
+    init_logs();
+    let anchor = match (&a.anchor, &a.genesis) {
+        (Some(s), _) => ordo_node::follow::parse_anchor(s).map_err(anyhow::Error::msg)?,
+        (None, Some(path)) => {
+            let g = ordo_node::genesis::Genesis::read(path)?;
+            ordo_client::TrustAnchor {
+                chain_id: g.genesis.chain_id,
+                validator_set_hash: g.set.set.hash(),
+            }
+        }
+        (None, None) => bail!("--anchor or --genesis is needed"),
+    };
+    let args = ordo_node::follow::FollowArgs {
+        nodes: a.nodes,
+        namespace: ordo_types::Namespace(a.namespace),
+        executor: a
+            .executor
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--executor: {e}"))?,
+        anchor,
+        dir: a.dir,
+        status_listen: a.status_listen,
+    };
+    runtime()?.block_on(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = ordo_node::follow::run(args) => r.map_err(anyhow::Error::from),
+            _ = term.recv() => Ok(()),
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORDO_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,arc_malachitebft=warn,libp2p=warn")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
 }
 
 fn rpc_addr(rpc: &str) -> anyhow::Result<SocketAddr> {

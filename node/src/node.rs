@@ -149,43 +149,23 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let ctx = OrdoContext {
         chain_id: g.chain_id,
     };
-    let signature_log = guard.log();
-    let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard);
-    let codec = ProtoCodec { limits: g.limits };
-    let identity = identity_of(&config, &keys)?;
+    let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard.clone());
     let me = ValidatorAddress(address);
-    let engine_config = EngineConfig::new(&config, &g.limits)?;
-    // A WAL torn or damaged by a crash must not keep the validator from starting (the guard,
-    // not the WAL, prevents double signs): it is kept aside and the engine starts empty.
-    crate::wal::recover(&home.wal())?;
-    let (channels, engine, net_faults) = start_engine(
-        engine_config,
-        identity,
-        codec,
-        &config.testing,
-        &home,
-        &signer,
-        crate::seam::Double {
-            ctx,
-            address: me,
-            key: &keys.consensus,
-            signature_log,
-        },
-    )
-    .await?;
-    let gossip = match &config.gossip {
-        Some(section) => Some(start_gossip(section, *keys.node, g)?),
-        None => None,
-    };
-    let latest = match store.latest_height()? {
-        Some(h) => store.decided(h)?,
-        None => None,
-    };
+    let (channels, engine, net_faults) =
+        engine_of(&config, &home, &keys, &signer, ctx, guard.log(), &g.limits).await?;
+    let gossip = config
+        .gossip
+        .as_ref()
+        .map(|section| start_gossip(section, *keys.node, g))
+        .transpose()?;
+    let latest = latest_decided(&store)?;
     let latest_height = latest.as_ref().map_or(0, |d| d.batch.header.height.0);
     let decided_next = latest
         .as_ref()
         .map_or(0, |d| d.batch.header.forced_cursor.next);
     let (l1, l1_task) = l1_of(&config, g, &home, decided_next)?;
+    let rollups = crate::rollups::open(&config.rollups, &home, g.chain_id)
+        .map_err(crate::config::ConfigError::Invalid)?;
     let (mut feed, feed_handle) = Feed::new(store.clone());
     let shared = Arc::new(Shared {
         store,
@@ -199,10 +179,16 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         l1: l1.as_ref().map(|c| c.reader.clone()),
         feed: feed_handle.clone(),
         net_faults,
+        rollups: rollups.iter().map(|r| r.view.clone()).collect(),
     });
     shared.inline_subscribers(&mut feed);
     let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
     tasks.extend(l1_task);
+    tasks.extend(
+        rollups
+            .into_iter()
+            .map(|r| crate::rollups::spawn(r, &home, &shared)),
+    );
     let app = App::new(AppParts {
         ctx,
         shared: shared.clone(),
@@ -230,6 +216,51 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         rpc,
         gossip,
         tasks,
+    })
+}
+
+/// The engine's channels and handle, and the fault layer's knob in a chaos build.
+type Engine = (
+    malachitebft_app_channel::Channels<OrdoContext>,
+    EngineHandle,
+    Option<ordo_p2p::faults::FaultKnob>,
+);
+
+/// The consensus engine of this node, with its WAL checked first.
+async fn engine_of(
+    config: &Config,
+    home: &Home,
+    keys: &Keys,
+    signer: &OrdoSigner,
+    ctx: OrdoContext,
+    signature_log: Arc<crate::signguard::SignLog>,
+    limits: &ordo_types::Limits,
+) -> Result<Engine, StartError> {
+    // A WAL torn or damaged by a crash must not keep the validator from starting (the guard,
+    // not the WAL, prevents double signs): it is kept aside and the engine starts empty.
+    crate::wal::recover(&home.wal())?;
+    start_engine(
+        EngineConfig::new(config, limits)?,
+        identity_of(config, keys)?,
+        ProtoCodec { limits: *limits },
+        &config.testing,
+        home,
+        signer,
+        crate::seam::Double {
+            ctx,
+            address: ValidatorAddress(keys.address()),
+            key: &keys.consensus,
+            signature_log,
+        },
+    )
+    .await
+}
+
+/// The latest batch stored, if any.
+fn latest_decided(store: &Store) -> Result<Option<crate::store::Decided>, StartError> {
+    Ok(match store.latest_height()? {
+        Some(h) => store.decided(h)?,
+        None => None,
     })
 }
 
@@ -275,14 +306,7 @@ async fn start_engine(
     home: &Home,
     signer: &OrdoSigner,
     double: crate::seam::Double<'_>,
-) -> Result<
-    (
-        malachitebft_app_channel::Channels<OrdoContext>,
-        EngineHandle,
-        Option<ordo_p2p::faults::FaultKnob>,
-    ),
-    StartError,
-> {
+) -> Result<Engine, StartError> {
     let (ctx, me) = (double.ctx, double.address);
     let network = crate::seam::spawn(&engine_config, identity, codec, testing, double).await?;
     let (channels, engine) = EngineBuilder::new(ctx, engine_config)

@@ -44,6 +44,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/batch/{height}", get(batch))
         .route("/v1/batch/{height}/raw", get(batch_raw))
         .route("/v1/validators", get(validators))
+        .route("/v1/rollup/{namespace}", get(rollup))
+        .route("/v1/rollup/{namespace}/kv/{key}", get(rollup_kv))
         .route("/testing/net-faults", get(net_faults).post(set_net_faults))
         .with_state(shared)
         .merge(grpc)
@@ -93,7 +95,75 @@ async fn status(State(s): S) -> Response {
             }),
         );
     }
+    if let (false, Some(obj)) = (s.rollups.is_empty(), v.as_object_mut()) {
+        let height = s.status_now().height().0;
+        obj.insert(
+            "rollups".into(),
+            crate::rollups::status_json(&s.rollups, height),
+        );
+    }
     Json(v).into_response()
+}
+
+fn rollup_view(s: &Shared, namespace: u64) -> Option<&crate::rollups::RollupView> {
+    s.rollups.iter().find(|r| r.namespace.0 == namespace)
+}
+
+fn no_rollup(namespace: u64) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("this node executes no rollup of namespace {namespace}"),
+    )
+}
+
+/// `GET /v1/rollup/{namespace}`: what this node's executor of the namespace has executed.
+async fn rollup(State(s): S, Path(namespace): Path<u64>) -> Response {
+    let Some(view) = rollup_view(&s, namespace) else {
+        return no_rollup(namespace);
+    };
+    let height = s.status_now().height().0;
+    let mut v = crate::rollups::status_json(std::slice::from_ref(view), height);
+    let mut one = v.as_array_mut().and_then(|a| a.pop()).unwrap_or_default();
+    if let (Some(l), Some(obj)) = (&view.ledger, one.as_object_mut()) {
+        let (h, root, keys, txs) = l.summary();
+        obj.insert(
+            "ledger".into(),
+            json!({ "height": h, "root": format!("0x{}", hex::encode(root)), "keys": keys, "txs": txs }),
+        );
+    }
+    Json(one).into_response()
+}
+
+/// `GET /v1/rollup/{namespace}/kv/{key}`: a key of the builtin ledger (the key as UTF-8, or
+/// `0x`-prefixed hex).
+async fn rollup_kv(State(s): S, Path((namespace, key)): Path<(u64, String)>) -> Response {
+    let Some(view) = rollup_view(&s, namespace) else {
+        return no_rollup(namespace);
+    };
+    let Some(ledger) = &view.ledger else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("namespace {namespace}'s executor is not the builtin ledger"),
+        );
+    };
+    let raw = match key.strip_prefix("0x").map(hex::decode) {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("key {key:?}: {e}")),
+        None => key.clone().into_bytes(),
+    };
+    let (height, ..) = ledger.summary();
+    match ledger.get(&raw) {
+        Some(value) => Json(json!({
+            "key": key,
+            "value": String::from_utf8(value.clone()).unwrap_or_else(|_| format!("0x{}", hex::encode(&value))),
+            "height": height,
+        }))
+        .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no key {key:?} at height {height}"),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

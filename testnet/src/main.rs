@@ -115,6 +115,12 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Serve tendermint-abci's kvstore application (the app `kvstore-rs` runs) over ABCI on a
+    /// TCP socket, in memory, until killed: a rollup executor for the localnet and the tests.
+    Kvstore {
+        #[arg(long, default_value = "127.0.0.1:26658")]
+        listen: std::net::SocketAddr,
+    },
     /// Forced-inclusion latency: queues entries on the L1 inbox and reports, per entry and as
     /// percentiles, the time and the L1 blocks until the validators ordered it.
     ForcedBench {
@@ -179,6 +185,7 @@ fn main() -> anyhow::Result<()> {
                 }
             })?;
         }
+        Command::Kvstore { listen } => kvstore(listen)?,
         Command::Chaos {
             manifests,
             all,
@@ -296,4 +303,20 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Serves the kvstore app on `listen` until the process is killed.
+fn kvstore(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let (app, driver) = tendermint_abci::KeyValueStoreApp::new();
+    std::thread::spawn(move || {
+        if let Err(e) = driver.run() {
+            eprintln!("kvstore: the app's driver stopped: {e}");
+            std::process::exit(1);
+        }
+    });
+    let server = tendermint_abci::ServerBuilder::default()
+        .bind(listen, app)
+        .map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
+    println!("kvstore: ABCI on {}", server.local_addr());
+    server.listen().map_err(|e| anyhow::anyhow!("kvstore: {e}"))
 }

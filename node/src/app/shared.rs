@@ -150,6 +150,8 @@ pub struct Shared {
     pub ready: AtomicBool,
     /// The fault layer's settings, in a build with the `chaos` feature.
     pub net_faults: Option<ordo_p2p::faults::FaultKnob>,
+    /// The rollups this node executes itself (`[[rollup]]`).
+    pub rollups: Vec<crate::rollups::RollupView>,
 }
 
 impl Shared {

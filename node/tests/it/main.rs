@@ -7,6 +7,8 @@ mod api;
 mod chaos;
 mod cluster;
 mod consensus;
+mod execution;
+mod follow;
 mod forced;
 mod keys;
 mod processes;

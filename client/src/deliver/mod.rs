@@ -1,0 +1,373 @@
+//! Delivery: a rollup's slice of every height, handed to its executor in height order, exactly
+//! once, across a crash of either side (ADR 17).
+//!
+//! # The executor contract
+//!
+//! An [`Executor`] is the rollup's state machine behind some transport (an ABCI app, ordo's
+//! execution gRPC API, an in-process ledger). The loop ([`run`]) relies on four rules:
+//!
+//! 1. **The executor owns the resume point.** [`Executor::resume`] (re)connects and returns the
+//!    last height the executor has executed *and made durable* (0 for none). The loop delivers
+//!    the height after it next, whatever it delivered before: an executor that lost state (a
+//!    fresh in-memory app after a restart) is replayed from its own height, one that executed a
+//!    height whose acknowledgement was lost is not given it again. This is the CometBFT
+//!    handshake (`Info.last_block_height`).
+//! 2. **A slice per height, empty ones too.** [`Executor::execute`] gets the slice at exactly
+//!    `resume + 1`, then `+ 2`, and so on: the certified header, its certificate and the
+//!    namespace's transactions in ordo's order (possibly none). It returns once that height is
+//!    durable on the executor's side, with the rollup's state root (ABCI: the app hash).
+//! 3. **Errors say what to do.** [`ExecError::Retry`]: the transport failed or the executor
+//!    cannot take the slice now (down, restarting, out of order after its own crash). The loop
+//!    backs off, calls `resume` again and carries on from what it answers; nothing is skipped.
+//!    [`ExecError::Fatal`]: the executor rejects the chain itself (a protocol violation, a
+//!    height ahead of the chain). The loop stops for this rollup and reports it; a person must
+//!    look. Only the executor's own calls may block, and only this rollup's loop waits on them.
+//! 4. **Cancellation is safe.** A call dropped half-way (the process killed) is settled by the
+//!    next `resume`.
+//!
+//! The loop keeps a [`Cursor`]: the hash and state root of every height delivered, so that on
+//! a restart the stream resumes with the parent hash pinned and a conflicting certified batch
+//! at a height already seen stops delivery instead of being executed.
+
+mod cursor;
+mod source;
+
+pub use cursor::{Cursor, CursorError, Delivered};
+pub use source::ClientSource;
+
+use crate::verify::VerifiedSlice;
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use ordo_types::{BatchHeader, BatchTx, Certificate, Hash, Height, Namespace};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use thiserror::Error;
+use tracing::{info, warn};
+
+/// How final a slice is when it is delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Commitment {
+    /// Ordered and final in ordo: the batch carries its certificate.
+    #[default]
+    Certified,
+    /// Also confirmed on the data-availability layer.
+    Available,
+}
+
+/// One height's slice of a namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slice {
+    pub height: Height,
+    /// The header hash (the batch id the certificate signs).
+    pub hash: Hash,
+    pub header: BatchHeader,
+    pub certificate: Certificate,
+    /// The namespace's transactions at this height, in batch order.
+    pub txs: Vec<BatchTx>,
+    pub commitment: Commitment,
+}
+
+impl From<VerifiedSlice> for Slice {
+    fn from(v: VerifiedSlice) -> Slice {
+        Slice {
+            height: v.height,
+            hash: v.hash,
+            header: v.header,
+            certificate: v.certificate,
+            txs: v.txs,
+            commitment: Commitment::Certified,
+        }
+    }
+}
+
+/// What an executor answers for a height it executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executed {
+    /// The rollup's state root after the height (opaque bytes; may be empty).
+    pub state_root: Vec<u8>,
+}
+
+/// Why an executor call failed (see the module doc, rule 3).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ExecError {
+    #[error("{0} (retrying)")]
+    Retry(String),
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// A rollup's state machine (see the module doc for the contract).
+#[async_trait]
+pub trait Executor: Send + std::fmt::Debug {
+    /// What to call it in logs and status (`abci://127.0.0.1:26658`, `builtin:kv`).
+    fn describe(&self) -> String;
+
+    /// (Re)connects and returns the last height executed and durable on the executor's side.
+    async fn resume(&mut self) -> Result<Height, ExecError>;
+
+    /// Executes the slice at the height after the last one executed.
+    async fn execute(&mut self, slice: &Slice) -> Result<Executed, ExecError>;
+}
+
+/// Where slices come from: a verified stream of ordo nodes, or a node's own committed feed.
+pub trait SliceSource: Send {
+    /// Every slice from `from` on, in height order. `parent`, when known, is the hash of the
+    /// header at `from - 1`, which the first slice must name. An `Err` item is a problem the
+    /// source works around itself (a node dropped for another); the stream goes on.
+    fn open(&mut self, from: Height, parent: Option<Hash>) -> BoxStream<'static, SourceItem>;
+}
+
+/// One item of a [`SliceSource`] stream.
+pub type SourceItem = Result<Slice, String>;
+
+/// What a delivery loop reports, shared with status pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub namespace: Namespace,
+    pub executor: String,
+    /// The last height the executor executed (0 before the first).
+    pub executed: u64,
+    /// The state root the executor returned for `executed`.
+    pub state_root: Vec<u8>,
+    /// The highest height the source has offered.
+    pub head: u64,
+    /// The last problem (executor or source), with when it happened (Unix ms); cleared by the
+    /// next height executed.
+    pub last_error: Option<(u64, String)>,
+    /// Delivery stopped on a fatal error.
+    pub stopped: bool,
+}
+
+impl DeliveryState {
+    /// Heights offered and not executed yet.
+    pub fn lag(&self) -> u64 {
+        self.head.saturating_sub(self.executed)
+    }
+}
+
+/// The handle status pages read a loop's state through.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryStatus(Arc<Mutex<DeliveryState>>);
+
+impl DeliveryStatus {
+    pub fn new(namespace: Namespace, executor: String) -> DeliveryStatus {
+        DeliveryStatus(Arc::new(Mutex::new(DeliveryState {
+            namespace,
+            executor,
+            ..DeliveryState::default()
+        })))
+    }
+
+    pub fn get(&self) -> DeliveryState {
+        self.lock().clone()
+    }
+
+    /// Raises the head to `h` (the source or the node knows of that height).
+    pub fn saw(&self, h: Height) {
+        let mut s = self.lock();
+        s.head = s.head.max(h.0);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DeliveryState> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn error(&self, e: impl std::fmt::Display) {
+        self.lock().last_error = Some((now_ms(), e.to_string()));
+    }
+}
+
+/// How the loop paces its retries.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            first: Duration::from_millis(100),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why delivery stopped for good.
+#[derive(Debug, Error)]
+pub enum DeliveryError {
+    #[error("executor {executor}: {reason}")]
+    Executor { executor: String, reason: String },
+    #[error("cursor: {0}")]
+    Cursor(#[from] CursorError),
+    #[error(
+        "two certified batches at height {height}: {recorded} delivered before, {offered} now; \
+         delivery stops"
+    )]
+    Conflict {
+        height: Height,
+        recorded: Hash,
+        offered: Hash,
+    },
+    #[error("the source ended")]
+    SourceEnded,
+}
+
+/// Delivers `source`'s slices to `executor` until a fatal error (see the module doc). Returns
+/// only on one; a dead executor or source is retried with `backoff` for ever.
+pub async fn run(
+    executor: &mut dyn Executor,
+    source: &mut dyn SliceSource,
+    cursor: &mut Cursor,
+    status: &DeliveryStatus,
+    backoff: Backoff,
+) -> DeliveryError {
+    let e = match deliver(executor, source, cursor, status, backoff).await {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    warn!(namespace = status.get().namespace.0, error = %e, "deliver.stopped");
+    let mut s = status.lock();
+    s.stopped = true;
+    s.last_error = Some((now_ms(), e.to_string()));
+    e
+}
+
+enum Never {}
+
+async fn deliver(
+    executor: &mut dyn Executor,
+    source: &mut dyn SliceSource,
+    cursor: &mut Cursor,
+    status: &DeliveryStatus,
+    backoff: Backoff,
+) -> Result<Never, DeliveryError> {
+    let mut pause = backoff.first;
+    loop {
+        let executed = match executor.resume().await {
+            Ok(h) => h,
+            Err(ExecError::Retry(reason)) => {
+                status.error(format!("executor: {reason}"));
+                warn!(
+                    executor = executor.describe(),
+                    reason, "deliver.executor_down"
+                );
+                cursor.sync()?;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(backoff.max);
+                continue;
+            }
+            Err(ExecError::Fatal(reason)) => return Err(fatal(executor, reason)),
+        };
+        status.lock().executed = executed.0;
+        // Start where the cursor can pin the parent: heights the executor already has are
+        // verified and recorded, not delivered.
+        let (from, parent) = cursor.resume_from(executed);
+        info!(
+            executor = executor.describe(),
+            executed = executed.0,
+            from = from.0,
+            "deliver.resume"
+        );
+        let mut stream = source.open(from, parent);
+        match pump(executor, &mut stream, executed, cursor, status).await? {
+            Pumped::Progress => pause = backoff.first,
+            Pumped::Stalled => {}
+        }
+        cursor.sync()?;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(backoff.max);
+    }
+}
+
+enum Pumped {
+    /// At least one height was executed before the executor failed.
+    Progress,
+    Stalled,
+}
+
+/// Feeds the executor from one opened stream until the executor asks for a retry.
+async fn pump(
+    executor: &mut dyn Executor,
+    stream: &mut BoxStream<'static, SourceItem>,
+    mut executed: Height,
+    cursor: &mut Cursor,
+    status: &DeliveryStatus,
+) -> Result<Pumped, DeliveryError> {
+    let mut progress = Pumped::Stalled;
+    loop {
+        // Make what was recorded durable whenever the stream has nothing ready.
+        let item = match futures::poll!(stream.next()) {
+            std::task::Poll::Ready(item) => item,
+            std::task::Poll::Pending => {
+                cursor.sync()?;
+                stream.next().await
+            }
+        };
+        let slice = match item {
+            None => return Err(DeliveryError::SourceEnded),
+            Some(Err(reason)) => {
+                status.error(format!("source: {reason}"));
+                continue;
+            }
+            Some(Ok(slice)) => slice,
+        };
+        status.saw(slice.height);
+        if let Some(recorded) = cursor.hash_at(slice.height)
+            && recorded != slice.hash
+        {
+            return Err(DeliveryError::Conflict {
+                height: slice.height,
+                recorded,
+                offered: slice.hash,
+            });
+        }
+        if slice.height <= executed {
+            // The executor has it: record the hash for the parent chain, do not deliver.
+            cursor.record(Delivered::seen(slice.height, slice.hash))?;
+            continue;
+        }
+        match executor.execute(&slice).await {
+            Ok(x) => {
+                cursor.record(Delivered {
+                    height: slice.height,
+                    hash: slice.hash,
+                    state_root: Some(x.state_root.clone()),
+                })?;
+                executed = slice.height;
+                progress = Pumped::Progress;
+                let mut s = status.lock();
+                s.executed = executed.0;
+                s.state_root = x.state_root;
+                s.last_error = None;
+            }
+            Err(ExecError::Retry(reason)) => {
+                status.error(format!("executor: {reason}"));
+                warn!(
+                    executor = executor.describe(),
+                    height = slice.height.0,
+                    reason,
+                    "deliver.retry"
+                );
+                return Ok(progress);
+            }
+            Err(ExecError::Fatal(reason)) => return Err(fatal(executor, reason)),
+        }
+    }
+}
+
+fn fatal(executor: &dyn Executor, reason: String) -> DeliveryError {
+    DeliveryError::Executor {
+        executor: executor.describe(),
+        reason,
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,270 @@
+//! Rollups a validator executes itself (`[[rollup]]`): the builtin ledger on four validators,
+//! and a real ABCI app (tendermint-abci's kvstore over a TCP socket) that is unreachable at
+//! first.
+
+use crate::cluster::{Cluster, edit_config, submit};
+use ordo_node::config::RollupSection;
+use ordo_node::home::Home;
+use ordo_types::Namespace;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const NS: u64 = 7;
+
+/// Runs the rollup on the nodes `on` names.
+fn with_rollup(executor: String, on: fn(usize) -> bool) -> impl Fn(usize, &Home) {
+    move |i, h| {
+        if !on(i) {
+            return;
+        }
+        edit_config(h, |c| {
+            c.rollups = vec![RollupSection {
+                namespace: NS,
+                executor: executor.clone(),
+            }];
+        });
+    }
+}
+
+async fn rollup_status(rpc: SocketAddr) -> Value {
+    let (code, v) = ordo_node::http::get_json(rpc, &format!("/v1/rollup/{NS}"))
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{v}");
+    v
+}
+
+/// Waits until the rollup of every node in `nodes` has executed `height`.
+async fn wait_executed(c: &Cluster, nodes: &[usize], height: u64, timeout: Duration) {
+    let start = Instant::now();
+    loop {
+        let mut all = true;
+        for &i in nodes {
+            if c.nodes[i].is_some() {
+                let v = rollup_status(c.rpc(i)).await;
+                all &= v["executed_height"].as_u64().unwrap() >= height;
+            }
+        }
+        if all {
+            return;
+        }
+        if start.elapsed() > timeout {
+            let (_, v) = ordo_node::http::get_json(c.rpc(nodes[0]), "/status")
+                .await
+                .unwrap();
+            panic!(
+                "rollups not at height {height} after {timeout:?}: {}",
+                v["rollups"]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The state roots a node's cursor recorded, by height.
+fn roots(home: &Home) -> BTreeMap<u64, String> {
+    let text = std::fs::read_to_string(home.rollup_dir(Namespace(NS)).join("cursor.log")).unwrap();
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[0].parse().unwrap(), f[2].to_string())
+        })
+        .collect()
+}
+
+/// Each key's last value in `key=value` transactions, in their order.
+fn last_values(txs: &[Vec<u8>]) -> BTreeMap<String, String> {
+    txs.iter()
+        .map(|p| {
+            let s = String::from_utf8(p.clone()).unwrap();
+            let (k, v) = s.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// The namespace's transactions in the chain up to `height`, in ordo's order.
+fn ordered_payloads(c: &Cluster, node: usize, height: u64) -> Vec<Vec<u8>> {
+    (1..=height)
+        .flat_map(|h| c.decided(node, h).unwrap().batch.txs)
+        .filter(|t| t.namespace() == Namespace(NS))
+        .map(|t| t.payload().to_vec())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builtin_rollup_agrees_on_every_node_after_load_and_a_restart() {
+    let mut c = Cluster::start(4, with_rollup("builtin:kv".into(), |_| true)).await;
+    c.wait_height(2, Duration::from_secs(60)).await;
+    for i in 0..40u32 {
+        submit(
+            c.rpc(i as usize % 4),
+            NS,
+            format!("k{}=v{i}", i % 7).as_bytes(),
+        )
+        .await;
+        // Another namespace's transactions never reach this rollup.
+        submit(
+            c.rpc(i as usize % 4),
+            NS + 1,
+            format!("other{i}").as_bytes(),
+        )
+        .await;
+    }
+    c.stop(2).await;
+    for i in 40..60u32 {
+        submit(
+            c.rpc(i as usize % 2),
+            NS,
+            format!("k{}=v{i}", i % 7).as_bytes(),
+        )
+        .await;
+    }
+    let h = c.height(0) + 5;
+    c.wait_height(h, Duration::from_secs(60)).await;
+    c.restart(2).await;
+    let target = c.height(0) + 3;
+    c.wait_height(target, Duration::from_secs(60)).await;
+    wait_executed(&c, &[0, 1, 2, 3], target, Duration::from_secs(60)).await;
+
+    // The ledger holds exactly the namespace's transactions, each once, in ordo's order.
+    let ordered = ordered_payloads(&c, 0, target);
+    assert_eq!(ordered.len(), 60);
+    let mut reported = Vec::new();
+    for i in 0..4 {
+        let v = rollup_status(c.rpc(i)).await;
+        let executed = v["executed_height"].as_u64().unwrap();
+        let txs = ordered_payloads(&c, 0, executed).len() as u64;
+        assert_eq!(v["ledger"]["txs"].as_u64(), Some(txs), "node {i}: {v}");
+        assert_eq!(v["stopped"], false);
+        reported.push((executed, v["state_root"].as_str().unwrap().to_string()));
+    }
+    let last = last_values(&ordered);
+    for i in 0..4 {
+        for (k, want) in &last {
+            let (code, v) = ordo_node::http::get_json(c.rpc(i), &format!("/v1/rollup/{NS}/kv/{k}"))
+                .await
+                .unwrap();
+            assert_eq!(code, 200, "{v}");
+            assert_eq!(v["value"].as_str(), Some(want.as_str()), "node {i} key {k}");
+        }
+    }
+    let (code, _) = ordo_node::http::get_json(c.rpc(0), &format!("/v1/rollup/{}", NS + 1))
+        .await
+        .unwrap();
+    assert_eq!(code, 404);
+    for i in 0..4 {
+        c.stop(i).await;
+    }
+
+    // Every node recorded the same state root at every height it executed, node 2 included
+    // (it executed the heights it missed after its restart), and reported its last one.
+    let all: Vec<BTreeMap<u64, String>> = c.homes.iter().map(roots).collect();
+    for (i, r) in all.iter().enumerate() {
+        let heights: Vec<u64> = r.keys().copied().collect();
+        assert_eq!(
+            heights,
+            (1..=*heights.last().unwrap()).collect::<Vec<_>>(),
+            "node {i}"
+        );
+        assert!(heights.len() as u64 >= target, "node {i}");
+        for (h, root) in r {
+            assert_eq!(Some(root), all[0].get(h), "node {i} at height {h}");
+        }
+        let (executed, root) = &reported[i];
+        assert_eq!(format!("0x{}", r[executed]), *root, "node {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_rollup_entry_fails_at_start_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let (homes, _) = crate::cluster::init(dir.path(), 1);
+    let original = std::fs::read_to_string(homes[0].config()).unwrap();
+    for (executor, want) in [
+        (
+            "ftp://127.0.0.1:1",
+            "rollup[0].executor: unknown executor \"ftp://127.0.0.1:1\"",
+        ),
+        (
+            "abci://127.0.0.1",
+            "rollup[0].executor: \"abci://127.0.0.1\": expected host:port",
+        ),
+    ] {
+        std::fs::write(homes[0].config(), &original).unwrap();
+        with_rollup(executor.into(), |_| true)(0, &homes[0]);
+        let err = ordo_node::node::start(homes[0].clone())
+            .await
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains(want), "{err}");
+    }
+}
+
+/// Serves tendermint-abci's kvstore app on `addr` from threads of this process.
+fn serve_kvstore(addr: SocketAddr) -> tendermint_abci::KeyValueStoreApp {
+    let (app, driver) = tendermint_abci::KeyValueStoreApp::new();
+    std::thread::spawn(move || drop(driver.run()));
+    let server = tendermint_abci::ServerBuilder::default()
+        .bind(addr, app.clone())
+        .unwrap();
+    std::thread::spawn(move || drop(server.listen()));
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abci_app_unreachable_at_start_gets_every_height_once_it_listens() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let c = Cluster::start(4, with_rollup(format!("abci://{addr}"), |i| i == 0)).await;
+    c.wait_height(2, Duration::from_secs(60)).await;
+    for i in 0..20u32 {
+        submit(
+            c.rpc(i as usize % 4),
+            NS,
+            format!("key{}=value{i}", i % 5).as_bytes(),
+        )
+        .await;
+    }
+    c.wait_height(c.height(0) + 5, Duration::from_secs(60))
+        .await;
+    // Nothing listens: the node keeps deciding and says why its rollup does not move.
+    let v = rollup_status(c.rpc(0)).await;
+    assert_eq!(v["executed_height"], 0, "{v}");
+    assert!(
+        v["last_error"].as_str().unwrap().contains("connecting"),
+        "{v}"
+    );
+    let (_, status) = ordo_node::http::get_json(c.rpc(0), "/status")
+        .await
+        .unwrap();
+    assert_eq!(status["rollups"][0]["namespace"], NS, "{status}");
+    assert!(
+        status["rollups"][0]["lag"].as_u64().unwrap() >= 5,
+        "{status}"
+    );
+
+    let app = serve_kvstore(addr);
+    let target = c.height(0) + 2;
+    c.wait_height(target, Duration::from_secs(60)).await;
+    wait_executed(&c, &[0], target, Duration::from_secs(60)).await;
+    let (app_height, _) = app.get("key0").unwrap();
+    assert!(app_height as u64 >= target, "the app is at {app_height}");
+    let ordered = ordered_payloads(&c, 0, app_height as u64);
+    assert_eq!(ordered.len(), 20);
+    let last = last_values(&ordered);
+    for (k, want) in &last {
+        assert_eq!(
+            app.get(k).unwrap().1.as_deref(),
+            Some(want.as_str()),
+            "key {k}"
+        );
+    }
+    c.stop_all().await;
+}
