@@ -1,4 +1,5 @@
-//! Compiles the rollup API (`proto/ordo/api/v1`) with protox, so no system `protoc` is needed.
+//! Compiles the rollup API (`proto/ordo/api/v1`) and the execution API (`proto/ordo/exec/v1`)
+//! with protox, so no system `protoc` is needed.
 //! Messages of `ordo.v1` are the ones `ordo-types` already generates.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -7,12 +8,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = format!("{}/../proto", std::env::var("CARGO_MANIFEST_DIR")?);
     let files = [
         format!("{proto_root}/ordo/api/v1/sequencer.proto"),
+        format!("{proto_root}/ordo/exec/v1/executor.proto"),
         format!("{proto_root}/ordo/v1/types.proto"),
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }
-    let descriptors = protox::compile(&files[..1], [proto_root])?;
+    let descriptors = protox::compile(&files[..2], [proto_root])?;
     tonic_prost_build::configure()
         .bytes(".")
         .extern_path(".ordo.v1", "::ordo_types::wire::pb")

@@ -8,6 +8,7 @@
 //!   sends anything else is dropped for the next one; no single node is trusted.
 //! - [`deliver`]: the delivery loop that hands a rollup's executor its slice of every height,
 //!   in order, exactly once across crashes, and the [`deliver::Executor`] contract.
+//! - [`exec_api`]: the execution API a rollup serves for the `grpc://` executor.
 //! - [`api`]: the generated gRPC messages and stubs of `proto/ordo/api/v1/sequencer.proto`.
 //!
 //! The client needs no rocksdb and no libp2p: only `ordo-types` and tonic.
@@ -21,6 +22,17 @@ pub mod api {
         clippy::indexing_slicing
     )]
     include!(concat!(env!("OUT_DIR"), "/ordo.api.v1.rs"));
+}
+pub mod exec_api {
+    //! The execution API's messages, client and server stubs
+    //! (`proto/ordo/exec/v1/executor.proto`): a rollup serves it, ordo calls it.
+    #![allow(
+        clippy::all,
+        clippy::pedantic,
+        clippy::unwrap_used,
+        clippy::indexing_slicing
+    )]
+    include!(concat!(env!("OUT_DIR"), "/ordo.exec.v1.rs"));
 }
 mod client;
 pub mod deliver;

@@ -4,6 +4,7 @@
 //! - [`abci`]: any ABCI 2.0 application over its socket (TCP or unix), with the CometBFT
 //!   handshake: `Info` gives the resume point, `InitChain` starts a fresh app, then
 //!   `FinalizeBlock` + `Commit` per height.
+//! - [`grpc`]: a rollup serving ordo's execution API (`proto/ordo/exec/v1/executor.proto`).
 //! - [`builtin`]: an in-process key-value ledger with a state root and a durable snapshot, so a
 //!   localnet shows execution with nothing else installed.
 //!
@@ -13,9 +14,10 @@
 
 pub mod abci;
 pub mod builtin;
+pub mod grpc;
 
 use ordo_client::deliver::Executor;
-use ordo_types::ChainId;
+use ordo_types::{ChainId, Namespace};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -50,8 +52,6 @@ pub enum SpecError {
     UnknownScheme(String),
     #[error("{spec:?}: {reason}")]
     BadAddress { spec: String, reason: String },
-    #[error("{0:?}: this build has no grpc executor yet")]
-    Unsupported(String),
 }
 
 impl FromStr for ExecutorSpec {
@@ -118,23 +118,27 @@ pub struct Opened {
     pub ledger: Option<builtin::LedgerHandle>,
 }
 
-/// Opens the executor `spec` names for a rollup of `chain_id`; `dir` is where an in-process
-/// executor keeps its state. Nothing connects yet: the delivery loop does, and retries.
-pub fn open(spec: &ExecutorSpec, chain_id: ChainId, dir: &Path) -> Result<Opened, SpecError> {
+/// Opens the executor `spec` names for `namespace` of a rollup of `chain_id`; `dir` is where an
+/// in-process executor keeps its state. Nothing connects yet: the delivery loop does, and
+/// retries.
+pub fn open(spec: &ExecutorSpec, chain_id: ChainId, namespace: Namespace, dir: &Path) -> Opened {
     match spec {
         ExecutorSpec::BuiltinKv => {
             let ledger = builtin::KvLedger::new(dir.join("ledger.snapshot"));
             let handle = ledger.handle();
-            Ok(Opened {
+            Opened {
                 executor: Box::new(ledger),
                 ledger: Some(handle),
-            })
+            }
         }
-        ExecutorSpec::Abci(addr) => Ok(Opened {
+        ExecutorSpec::Abci(addr) => Opened {
             executor: Box::new(abci::AbciExecutor::new(addr.clone(), chain_id)),
             ledger: None,
-        }),
-        ExecutorSpec::Grpc(_) => Err(SpecError::Unsupported(spec.to_string())),
+        },
+        ExecutorSpec::Grpc(addr) => Opened {
+            executor: Box::new(grpc::GrpcExecutor::new(addr.clone(), namespace)),
+            ledger: None,
+        },
     }
 }
 

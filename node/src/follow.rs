@@ -34,8 +34,6 @@ pub struct FollowArgs {
 pub enum FollowError {
     #[error("--nodes: {0}")]
     Nodes(ordo_client::ClientError),
-    #[error("--executor: {0}")]
-    Executor(ordo_exec::SpecError),
     #[error("--status-listen {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -67,8 +65,12 @@ pub fn parse_anchor(s: &str) -> Result<TrustAnchor, String> {
 /// the process is told to stop.
 pub async fn run(args: FollowArgs) -> Result<(), FollowError> {
     let client = Client::new(&args.nodes).map_err(FollowError::Nodes)?;
-    let opened = ordo_exec::open(&args.executor, args.anchor.chain_id, &args.dir)
-        .map_err(FollowError::Executor)?;
+    let opened = ordo_exec::open(
+        &args.executor,
+        args.anchor.chain_id,
+        args.namespace,
+        &args.dir,
+    );
     let mut executor = opened.executor;
     let mut cursor = Cursor::open(&args.dir.join("cursor.log"))?;
     let status = DeliveryStatus::new(args.namespace, args.executor.to_string());

@@ -68,9 +68,8 @@ pub fn open(
     chain_id: ChainId,
 ) -> Result<Vec<Rollup>, String> {
     let mut out = Vec::new();
-    for (i, (namespace, spec)) in specs(rollups)?.into_iter().enumerate() {
-        let opened = ordo_exec::open(&spec, chain_id, &home.rollup_dir(namespace))
-            .map_err(|e| format!("rollup[{i}].executor: {e}"))?;
+    for (namespace, spec) in specs(rollups)? {
+        let opened = ordo_exec::open(&spec, chain_id, namespace, &home.rollup_dir(namespace));
         out.push(Rollup {
             view: RollupView {
                 namespace,

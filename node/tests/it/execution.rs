@@ -268,3 +268,142 @@ async fn an_abci_app_unreachable_at_start_gets_every_height_once_it_listens() {
     }
     c.stop_all().await;
 }
+
+/// The token ledger example (`client/examples/token_ledger.rs`), built by the same test run.
+fn token_ledger_bin() -> std::path::PathBuf {
+    let p = crate::cluster::ordo_bin().with_file_name("examples/token_ledger");
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace's examples (cargo test --workspace --no-run)",
+        p.display()
+    );
+    p
+}
+
+/// The ledger's root after `upto` heights of `c`'s chain, as the example computes it.
+fn ledger_root(c: &Cluster, ns: Namespace, upto: u64) -> String {
+    let mut root = [0u8; 32];
+    for h in 1..=upto {
+        let d = c.decided(0, h).unwrap();
+        let mut parts: Vec<Vec<u8>> = vec![
+            b"token-ledger".to_vec(),
+            root.to_vec(),
+            h.to_be_bytes().to_vec(),
+            d.batch.hash().as_bytes().to_vec(),
+        ];
+        for t in d.batch.txs.iter().filter(|t| t.namespace() == ns) {
+            parts.push((t.payload().len() as u32).to_be_bytes().to_vec());
+            parts.push(t.payload().to_vec());
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        root = ordo_types::hash::sha256(&refs).0;
+    }
+    hex::encode(root)
+}
+
+/// Heights per second node 0 decides over `span`.
+async fn rate(c: &Cluster, span: Duration) -> f64 {
+    let (h0, t0) = (c.height(0), Instant::now());
+    tokio::time::sleep(span).await;
+    (c.height(0) - h0) as f64 / t0.elapsed().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_executor_stopped_for_20_s_costs_consensus_nothing_and_catches_up() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ns = Namespace(9);
+    let c = Cluster::start(4, move |i, h| {
+        if i == 0 {
+            edit_config(h, |c| {
+                c.rollups = vec![RollupSection {
+                    namespace: ns.0,
+                    executor: format!("grpc://127.0.0.1:{port}"),
+                }];
+            });
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = || {
+        std::process::Command::new(token_ledger_bin())
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--namespace",
+                "9",
+                "--dir",
+            ])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = ledger();
+    c.wait_height(2, Duration::from_secs(60)).await;
+    for i in 0..30u64 {
+        submit(
+            c.rpc(i as usize % 4),
+            ns.0,
+            format!("mint a{} {i}", i % 5).as_bytes(),
+        )
+        .await;
+    }
+    let (code, v) = ordo_node::http::get_json(c.rpc(0), "/v1/rollup/9")
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{v}");
+    let before = rate(&c, Duration::from_secs(5)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stopped_at = c.height(0);
+    let during = rate(&c, Duration::from_secs(20)).await;
+    // The executor lags and says why; consensus goes on as before (a stall would show as a
+    // rate near zero; this is not a speed target).
+    let (_, v) = ordo_node::http::get_json(c.rpc(0), "/v1/rollup/9")
+        .await
+        .unwrap();
+    assert!(v["executed_height"].as_u64().unwrap() <= stopped_at, "{v}");
+    assert!(v["last_error"].is_string(), "{v}");
+    eprintln!("heights/s: {before:.1} with the executor, {during:.1} without");
+    assert!(
+        during >= before * 0.5,
+        "{during:.1} heights/s without the executor, {before:.1} with"
+    );
+
+    let mut child = ledger();
+    let target = c.height(0);
+    let start = Instant::now();
+    loop {
+        let (_, v) = ordo_node::http::get_json(c.rpc(0), "/v1/rollup/9")
+            .await
+            .unwrap();
+        if v["executed_height"].as_u64().unwrap() >= target {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no catch-up: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Every height reached the ledger once, in order: its root is the chain's.
+    let state = std::fs::read_to_string(dir.path().join("state")).unwrap();
+    let field = |name: &str| {
+        state
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(String::from))
+            .unwrap()
+    };
+    let height: u64 = field("height").parse().unwrap();
+    assert!(height >= target);
+    assert_eq!(field("root"), ledger_root(&c, ns, height));
+    let minted: u64 = (0..30u64).filter(|i| i % 5 == 1).sum();
+    assert!(state.contains(&format!("balance a1 {minted}\n")), "{state}");
+    c.stop_all().await;
+}
