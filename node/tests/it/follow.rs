@@ -238,3 +238,209 @@ async fn check_app(p: &Processes, app_addr: SocketAddr, executed: u64, head: u64
         );
     }
 }
+
+/// A node in front of a real one that flips a byte of the first transaction of every slice it
+/// forwards: its slices carry valid certificates but fail the namespace proof.
+mod tamper {
+    use futures::StreamExt;
+    use futures::stream::BoxStream;
+    use ordo_client::api::sequencer_client::SequencerClient;
+    use ordo_client::api::sequencer_server::Sequencer;
+    use ordo_client::api::*;
+    use ordo_types::wire::pb;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tonic::{Request, Response, Status, Streaming};
+
+    pub struct Tamper {
+        pub upstream: String,
+        pub tampered: Arc<AtomicU64>,
+    }
+
+    fn no<T>() -> Result<T, Status> {
+        Err(Status::unimplemented("not served by this test node"))
+    }
+
+    #[tonic::async_trait]
+    impl Sequencer for Tamper {
+        async fn submit_tx(
+            &self,
+            _: Request<SubmitTxRequest>,
+        ) -> Result<Response<SubmitTxResponse>, Status> {
+            no()
+        }
+        type SubmitTxStreamStream = BoxStream<'static, Result<SubmitTxResponse, Status>>;
+        async fn submit_tx_stream(
+            &self,
+            _: Request<Streaming<SubmitTxRequest>>,
+        ) -> Result<Response<Self::SubmitTxStreamStream>, Status> {
+            no()
+        }
+        async fn get_transaction(
+            &self,
+            _: Request<GetTransactionRequest>,
+        ) -> Result<Response<GetTransactionResponse>, Status> {
+            no()
+        }
+        async fn get_batch(
+            &self,
+            _: Request<GetBatchRequest>,
+        ) -> Result<Response<pb::CertifiedBatch>, Status> {
+            no()
+        }
+        async fn get_certificate(
+            &self,
+            _: Request<GetBatchRequest>,
+        ) -> Result<Response<pb::Certificate>, Status> {
+            no()
+        }
+        type StreamNamespaceStream = BoxStream<'static, Result<NamespaceSlice, Status>>;
+        async fn stream_namespace(
+            &self,
+            r: Request<StreamNamespaceRequest>,
+        ) -> Result<Response<Self::StreamNamespaceStream>, Status> {
+            let channel = tonic::transport::Endpoint::from_shared(self.upstream.clone())
+                .map_err(|e| Status::internal(e.to_string()))?
+                .connect()
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            let mut up = SequencerClient::new(channel);
+            let stream = up.stream_namespace(r.into_inner()).await?.into_inner();
+            let tampered = self.tampered.clone();
+            Ok(Response::new(
+                stream
+                    .map(move |item| {
+                        let mut item = item?;
+                        if let Some(pb::batch_tx::Kind::Ordinary(t)) =
+                            item.txs.first_mut().and_then(|t| t.kind.as_mut())
+                        {
+                            let mut p = t.payload.to_vec();
+                            p[0] ^= 1;
+                            t.payload = p.into();
+                            tampered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(item)
+                    })
+                    .boxed(),
+            ))
+        }
+        async fn status(
+            &self,
+            _: Request<StatusRequest>,
+        ) -> Result<Response<StatusResponse>, Status> {
+            no()
+        }
+        async fn validator_set(
+            &self,
+            _: Request<ValidatorSetRequest>,
+        ) -> Result<Response<ValidatorSetResponse>, Status> {
+            no()
+        }
+    }
+}
+
+/// Records every slice it is given, then executes it on a builtin ledger.
+#[derive(Debug)]
+struct Recording {
+    inner: ordo_exec::builtin::KvLedger,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<ordo_client::deliver::Slice>>>,
+}
+
+#[async_trait::async_trait]
+impl ordo_client::deliver::Executor for Recording {
+    fn describe(&self) -> String {
+        "recording".into()
+    }
+    async fn resume(&mut self) -> Result<ordo_types::Height, ordo_client::deliver::ExecError> {
+        self.inner.resume().await
+    }
+    async fn execute(
+        &mut self,
+        slice: &ordo_client::deliver::Slice,
+    ) -> Result<ordo_client::deliver::Executed, ordo_client::deliver::ExecError> {
+        self.seen.lock().unwrap().push(slice.clone());
+        self.inner.execute(slice).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_slice_is_rejected_and_the_follower_moves_to_another_node() {
+    use ordo_client::deliver::{Backoff, ClientSource, Cursor, DeliveryStatus};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let c = crate::cluster::Cluster::start(4, |_, _| {}).await;
+    c.wait_height(2, Duration::from_secs(60)).await;
+    let proxy = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let tampered = Arc::new(AtomicU64::new(0));
+    let t = tamper::Tamper {
+        upstream: format!("http://{}", c.rpc(0)),
+        tampered: tampered.clone(),
+    };
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(ordo_client::api::sequencer_server::SequencerServer::new(t))
+            .serve(proxy),
+    );
+    for i in 0..20u32 {
+        crate::cluster::submit(c.rpc(i as usize % 4), NS, format!("k{i}=v{i}").as_bytes()).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut exec = Recording {
+        inner: ordo_exec::builtin::KvLedger::new(dir.path().join("ledger")),
+        seen: seen.clone(),
+    };
+    let g = crate::cluster::genesis(&c.homes[0]);
+    let client =
+        ordo_client::Client::new(&[format!("http://{proxy}"), format!("http://{}", c.rpc(1))])
+            .unwrap();
+    let mut source = ClientSource::new(
+        client,
+        g.genesis.chain_id,
+        (*g.set.set).clone(),
+        ordo_types::Namespace(NS),
+    );
+    let mut cursor = Cursor::open(&dir.path().join("cursor.log")).unwrap();
+    let status = DeliveryStatus::new(ordo_types::Namespace(NS), "recording".into());
+    let target = c.height(0) + 10;
+    c.wait_height(target, Duration::from_secs(60)).await;
+    let run = ordo_client::deliver::run(
+        &mut exec,
+        &mut source,
+        &mut cursor,
+        &status,
+        Backoff::default(),
+    );
+    tokio::select! {
+        e = run => panic!("delivery stopped: {e}"),
+        () = async {
+            while status.get().executed < target {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        } => {}
+        () = tokio::time::sleep(Duration::from_secs(60)) => panic!("not delivered: {:?}", status.get()),
+    }
+    assert!(
+        tampered.load(Ordering::Relaxed) > 0,
+        "the proxy never tampered"
+    );
+    // Every slice the executor got is the node's own, untouched.
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len() as u64, status.get().executed);
+    let mut delivered = 0;
+    for s in seen.iter() {
+        let d = c.decided(0, s.height.0).unwrap();
+        assert_eq!(s.hash, d.batch.hash());
+        let want: Vec<_> = d
+            .batch
+            .txs
+            .into_iter()
+            .filter(|t| t.namespace() == ordo_types::Namespace(NS))
+            .collect();
+        assert_eq!(s.txs, want, "height {}", s.height.0);
+        delivered += want.len();
+    }
+    assert_eq!(delivered, 20);
+    drop(seen);
+    c.stop_all().await;
+}
