@@ -9,6 +9,11 @@
 #   testnet/localnet.sh build      only build ordo and ordo-testnet (what up does first)
 #   testnet/localnet.sh watch      the live view again (load, demo rollup, status lines)
 #   testnet/localnet.sh status     each node's height, round, latest batch and pool size
+#   testnet/localnet.sh rollup NS  each node's rollup of namespace NS: executed height, state
+#                                  root, lag, last error (7: the builtin ledger every node runs;
+#                                  8: tendermint-abci's kvstore app, with ORDO_ABCI=1)
+#   testnet/localnet.sh follow NS EXECUTOR [ARGS]  run `ordo follow` against every node: the
+#                                  rollup-side delivery loop (e.g. `follow 7 builtin:kv`)
 #   testnet/localnet.sh submit NS PAYLOAD_HEX   submit to node 0, wait until ordered
 #   testnet/localnet.sh batch H    fetch batch H from node 0 and verify its certificate
 #   testnet/localnet.sh enqueue NS PAYLOAD_HEX   queue a forced transaction on the L1 inbox,
@@ -28,7 +33,9 @@
 # ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals),
 # ORDO_WATCH (1: `up` ends in the live view, the default when stdin and stdout are a terminal;
 #   0: it returns at once),
-# ORDO_WATCH_RATE (the live view's light load, tx/s, default 20).
+# ORDO_WATCH_RATE (the live view's light load, tx/s, default 20),
+# ORDO_ABCI (1: `up` also starts one tendermint-abci kvstore app per validator, from
+#   `ordo-testnet kvstore`, and each validator delivers namespace 8 to its own app).
 set -euo pipefail
 CALLER_PWD=$(pwd)
 cd "$(dirname "$0")/.."
@@ -82,6 +89,32 @@ stop_node() {
   for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
   rm -f "$DIR/node-$i/pid"
+}
+
+# The demo rollups: the builtin ledger on namespace 7 always, a kvstore app on namespace 8
+# with ORDO_ABCI=1 (one app per validator, on base + 600 + i).
+kv_port() { echo $((BASE + 600 + $1)); }
+kv_alive() { local p; p=$(cat "$DIR/node-$1/kvstore.pid" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+add_rollup() {
+  local home=$1 ns=$2 executor=$3
+  grep -q "^namespace = $ns\$" "$home/config.toml" && return 0
+  printf '\n[[rollup]]\nnamespace = %s\nexecutor = "%s"\n' "$ns" "$executor" >>"$home/config.toml"
+}
+
+start_kvstore() {
+  local i=$1
+  kv_alive "$i" && return 0
+  nohup "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" kvstore --listen "127.0.0.1:$(kv_port "$i")" \
+    >>"$DIR/node-$i/kvstore.log" 2>&1 &
+  echo $! >"$DIR/node-$i/kvstore.pid"
+}
+
+stop_kvstore() {
+  local p; p=$(cat "$DIR/node-$1/kvstore.pid" 2>/dev/null || true)
+  [ -n "$p" ] || return 0
+  kill -TERM "$p" 2>/dev/null || true
+  rm -f "$DIR/node-$1/kvstore.pid"
 }
 
 anvil_alive() { local p; p=$(cat "$DIR/l1/pid" 2>/dev/null || true); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
@@ -150,6 +183,17 @@ up() {
     sed -i 's/^censor_forced = .*/censor_forced = true/' "$DIR/node-$ORDO_CENSOR/config.toml"
     echo "localnet: node-$ORDO_CENSOR censors forced entries (a test double)"
   fi
+  local i=0
+  for d in $(nodes); do
+    [ $fresh = 1 ] && add_rollup "$d" 7 builtin:kv
+    if [ "${ORDO_ABCI:-0}" = 1 ]; then
+      start_kvstore "$i"
+      add_rollup "$d" 8 "abci://127.0.0.1:$(kv_port "$i")"
+    fi
+    i=$((i + 1))
+  done
+  [ $fresh = 1 ] && echo "localnet: every validator executes namespace 7 on the builtin ledger"
+  [ "${ORDO_ABCI:-0}" = 1 ] && echo "localnet: every validator delivers namespace 8 to its own kvstore app (ABCI on $(kv_port 0)..$(kv_port $((count - 1))))"
   for i in $(seq 0 $((count - 1))); do start_node "$i"; done
   echo "localnet: waiting for the first decisions..."
   for _ in $(seq 1 300); do
@@ -185,7 +229,7 @@ case "${1:-}" in
   up) up "${2:-4}" ;;
   build) build ;;
   down)
-    i=0; for _ in $(nodes); do stop_node "$i"; i=$((i + 1)); done
+    i=0; for _ in $(nodes); do stop_node "$i"; stop_kvstore "$i"; i=$((i + 1)); done
     stop_anvil
     echo "localnet: stopped" ;;
   enqueue)
@@ -205,6 +249,21 @@ case "${1:-}" in
     done
     die "forced transaction $id not ordered within 60 s" ;;
   status) [ -x "$BIN" ] || die "not built; run: $0 up"; status ;;
+  rollup)
+    [ -n "${2:-}" ] || die "usage: $0 rollup NAMESPACE"
+    i=0
+    for _ in $(nodes); do
+      printf 'node-%s  %s\n' "$i" "$(curl -s --max-time 2 "$(rpc_of "$i")/v1/rollup/$2" || echo down)"
+      i=$((i + 1))
+    done ;;
+  follow)
+    [ -n "${3:-}" ] || die "usage: $0 follow NAMESPACE EXECUTOR [ordo follow ARGS]"
+    [ -x "$BIN" ] || die "not built; run: $0 build"
+    ns=$2 executor=$3; shift 3
+    cmd=("$BIN" follow --nodes "$(all_rpcs)" --namespace "$ns" --executor "$executor" \
+      --genesis "$DIR/node-0/genesis.json" --dir "$DIR/follow-$ns" "$@")
+    echo "localnet: ${cmd[*]}"
+    exec "${cmd[@]}" ;;
   watch) watch ;;
   logs) [ -n "${2:-}" ] || die "usage: $0 logs N"; tail -n 50 -f "$DIR/node-$2/node.log" ;;
   kill) [ -n "${2:-}" ] || die "usage: $0 kill N"; stop_node "$2" KILL; echo "node-$2 killed" ;;
@@ -224,5 +283,5 @@ case "${1:-}" in
     [ -x "$BIN" ] || die "not built; run: $0 build"
     cd "$CALLER_PWD" # paths in ARGS are the caller's
     exec "$BIN" "$@" ;;
-  *) sed -n '2,31p' "$0"; exit 2 ;;
+  *) sed -n '2,38p' "$0"; exit 2 ;;
 esac

@@ -31,11 +31,15 @@ EXPECTED=(
   "testnet/localnet.sh watch"
   "testnet/localnet.sh load --rate 2000 --duration 10"
   "cargo run -p ordo-client --example rollup -- --nodes http://127.0.0.1:27001,http://127.0.0.1:27004"
+  "testnet/localnet.sh rollup 7"
+  "testnet/localnet.sh follow 7 builtin:kv"
   "testnet/localnet.sh logs 2"
   "testnet/localnet.sh kill 2; testnet/localnet.sh restart 2"
+  "testnet/localnet.sh down"
+  "ORDO_ABCI=1 testnet/localnet.sh up"
+  "testnet/localnet.sh rollup 8"
   "testnet/localnet.sh ordo keys generate --out /tmp/ordo-bls.json"
   "testnet/localnet.sh ordo --help"
-  "testnet/localnet.sh down"
 )
 
 say() { printf 'readme-test [%3s s] %s\n' "$(($(date +%s) - T0))" "$*"; }
@@ -72,7 +76,8 @@ free_base() {
   python3 - <<'EOF'
 import random, socket
 for _ in range(500):
-    b = random.randrange(41000, 47000, 20)
+    # Below the kernel's ephemeral range (32768 and up), which outgoing connections draw from.
+    b = random.randrange(21000, 31000, 20)
     def free(p):
         s = socket.socket()
         try:
@@ -81,7 +86,7 @@ for _ in range(500):
             return False
         finally:
             s.close()
-    if all(free(p) for p in list(range(b, b + 12)) + [b + 500]):
+    if all(free(p) for p in list(range(b, b + 12)) + [b + 500] + list(range(b + 600, b + 604))):
         print(b); break
 EOF
 }
@@ -209,6 +214,9 @@ run 8 "testnet/localnet.sh watch"
 grep -q 'finality p50' "$OUT" || fail "no live view printed"
 for i in 0 1 2 3; do grep -Eq "^node-$i +[0-9]+ " "$OUT" || fail "the live view has no line for node-$i"; done
 grep -q 'demo rollup (namespace 7)' "$OUT" || fail "the live view has no demo rollup line"
+grep -q 'builtin rollup (namespace 7): [0-9] of 4 nodes at executed height [0-9]*, state roots agree' "$OUT" ||
+  fail "README: 'whether the nodes' roots agree'; no agreeing builtin rollup line"
+grep -Eq '^node-0 +[0-9]+ .* [0-9]+ / 0x[0-9a-f]{10}$' "$OUT" || fail "README: the executed height and state root per node; none for node-0"
 grep -q $'\x1b\[' "$OUT" && fail "terminal escape codes written to a non-terminal"
 ok "plain frames without a terminal: $(grep -c 'finality p50' "$OUT") in 8 s"
 
@@ -229,6 +237,36 @@ v=$(grep -c '^height [0-9]* batch [0-9a-fx]* verified: ' "$OUT" || true)
 [ "$v" -ge 1 ] || fail "README: 'stream its verified slices'; none printed"
 grep -q '^all 10 transactions ordered and verified$' "$OUT" || fail "it did not see all its transactions verified"
 ok "$(grep -c '^submitted ' "$OUT") submitted, $v verified slices, all 10 transactions ordered and verified"
+
+run 30 "testnet/localnet.sh rollup 7"
+need_rc0
+roots=""
+for i in 0 1 2 3; do
+  l=$(grep "^node-$i " "$OUT" || true)
+  j=${l#node-$i  }
+  echo "$j" | jq -e '.namespace == 7 and .executed_height >= 1 and .stopped == false and (.state_root | test("^0x[0-9a-f]{64}$"))' >/dev/null 2>&1 ||
+    fail "README: 'executed height, state root, lag'; node-$i: ${l:-missing}"
+  # Each node's root at height 10, from its own cursor: all the same.
+  r=$(awk '$1 == 10 { print $3 }' "$DIR/node-$i/data/rollups/7/cursor.log")
+  [ -n "$r" ] || fail "node-$i's cursor has no height 10"
+  [ -z "$roots" ] || [ "$r" = "$roots" ] || fail "node-$i's state root at height 10 is $r, node-0's is $roots"
+  roots=$r
+done
+ok "4 nodes executing namespace 7, the same state root at height 10 on each"
+
+# Follows the chain until the timeout ends it; what it executed agrees with the validators.
+run 10 "testnet/localnet.sh follow 7 builtin:kv"
+[ "$RC" = 124 ] || fail "it stopped on its own (exit status $RC)"
+grep -q 'deliver.resume' "$OUT" || fail "no deliver.resume log line"
+[ -s "$DIR/follow-7/cursor.log" ] || fail "no cursor in $DIR/follow-7"
+n=0
+while read -r h hash root; do
+  want=$(awk -v h="$h" '$1 == h { print $2, $3 }' "$DIR/node-0/data/rollups/7/cursor.log" | tail -n 1)
+  [ "$want" = "$hash $root" ] || fail "height $h: the follower has $hash $root, node-0 has ${want:-nothing}"
+  n=$((n + 1))
+done <"$DIR/follow-7/cursor.log"
+[ "$n" -ge 10 ] || fail "only $n heights delivered in 10 s"
+ok "$n heights delivered from the network, each with node-0's batch hash and state root"
 
 # Follows: still running when the timeout ends it.
 run 4 "testnet/localnet.sh logs 2"
@@ -269,12 +307,38 @@ need_rc0
 for c in start keys tx batch l1; do grep -Eq "^  $c( |$)" "$OUT" || fail "no '$c' command listed"; done
 ok "$(grep -cE '^  [a-z]' "$OUT") commands listed"
 
-pids=$(cat "$DIR"/node-*/pid "$DIR/l1/pid" 2>/dev/null)
-run 60 "testnet/localnet.sh down"
+down_check() {
+  local pids; pids=$(cat "$DIR"/node-*/pid "$DIR"/node-*/kvstore.pid "$DIR/l1/pid" 2>/dev/null || true)
+  run 60 "testnet/localnet.sh down"
+  need_rc0
+  grep -q 'localnet: stopped' "$OUT" || fail "unexpected output"
+  for p in $pids; do alive "$p" && fail "process $p still alive"; done
+  for i in 0 1 2 3; do curl -sf --max-time 1 "$(rpc "$i")/health" >/dev/null 2>&1 && fail "node $i still answers"; done
+  ok "$(echo "$pids" | wc -w) processes (4 nodes, anvil${1:-}) gone"
+}
+down_check
+
+run 120 "ORDO_ABCI=1 testnet/localnet.sh up"
 need_rc0
-grep -q 'localnet: stopped' "$OUT" || fail "unexpected output"
-for p in $pids; do alive "$p" && fail "process $p still alive"; done
-for i in 0 1 2 3; do curl -sf --max-time 1 "$(rpc "$i")/health" >/dev/null 2>&1 && fail "node $i still answers"; done
-ok "$(echo "$pids" | wc -w) processes (4 nodes, anvil) gone"
+grep -q 'localnet: every validator delivers namespace 8 to its own kvstore app' "$OUT" || fail "no kvstore app line"
+grep -q "localnet: up" "$OUT" || fail "no 'localnet: up' line"
+for i in 0 1 2 3; do [ -s "$DIR/node-$i/kvstore.pid" ] && alive "$(cat "$DIR/node-$i/kvstore.pid")" || fail "no kvstore app for node-$i"; done
+ok "the same localnet back up, with 4 kvstore apps"
+
+CURRENT="testnet/localnet.sh rollup 8" OUT="" RC=0
+for _ in $(seq 1 100); do
+  curl -sf "$(rpc 3)/v1/rollup/8" | jq -e '.executed_height >= 20' >/dev/null 2>&1 && break
+  sleep 0.2
+done
+run 30 "testnet/localnet.sh rollup 8"
+need_rc0
+for i in 0 1 2 3; do
+  l=$(grep "^node-$i " "$OUT" || true)
+  echo "${l#node-$i  }" | jq -e '.namespace == 8 and .executed_height >= 1 and .stopped == false and (.executor | startswith("abci://"))' >/dev/null 2>&1 ||
+    fail "README: 'executed height and app hash'; node-$i: ${l:-missing}"
+done
+ok "4 kvstore apps executing namespace 8 (node-3 at $(echo "${l#node-3  }" | jq .executed_height))"
+
+down_check ", 4 kvstore apps"
 
 say "PASSED: all $PASSED README commands did what the README says ($(($(date +%s) - T0)) s)"

@@ -162,13 +162,14 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
         let statuses = futures::future::join_all(p.rpcs.iter().map(|a| status(*a))).await;
         let now = Instant::now();
         let mut lines = vec![format!(
-            "{:<7} {:>8} {:>8} {:>14} {:>6} {:>8}   ({:.0} s; Ctrl-C stops watching, the testnet keeps running)",
+            "{:<7} {:>8} {:>8} {:>14} {:>6} {:>8} {:>24}   ({:.0} s; Ctrl-C stops watching, the testnet keeps running)",
             "node",
             "height",
             "tx/s",
             "finality p50",
             "peers",
             "L1 head",
+            format!("executed ns {} / root", p.namespace),
             start.elapsed().as_secs_f64()
         )];
         for (i, s) in statuses.iter().enumerate() {
@@ -196,7 +197,7 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
                 p50(q)
             });
             lines.push(format!(
-                "node-{i:<2} {:>8} {:>8} {:>14} {:>6} {:>8}",
+                "node-{i:<2} {:>8} {:>8} {:>14} {:>6} {:>8} {:>24}",
                 s["height"].as_u64().unwrap_or(0),
                 rate,
                 finality.map_or("-".into(), |m| format!("{m} ms")),
@@ -206,8 +207,13 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
                 s["l1"]["read_to"]
                     .as_u64()
                     .map_or("-".into(), |v| v.to_string()),
+                executed(s, p.namespace).map_or("-".into(), |(h, root)| format!(
+                    "{h} / {}",
+                    root.get(..12).unwrap_or(&root)
+                )),
             ));
         }
+        lines.push(agreement(&statuses, p.namespace));
         if let Ok(r) = rollup.lock() {
             lines.push(format!(
                 "demo rollup (namespace {}): verified to height {}, {} txs ({} of its own){}",
@@ -243,4 +249,40 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
     load.abort();
     follow.abort();
     Ok(())
+}
+
+/// The executed height and state root a node's status reports for its rollup of `namespace`.
+fn executed(s: &Value, namespace: u64) -> Option<(u64, String)> {
+    let r = s["rollups"]
+        .as_array()?
+        .iter()
+        .find(|r| r["namespace"] == namespace)?;
+    Some((
+        r["executed_height"].as_u64()?,
+        r["state_root"].as_str()?.to_string(),
+    ))
+}
+
+/// Whether the nodes that executed the same height of the builtin rollup report one root.
+fn agreement(statuses: &[Option<Value>], namespace: u64) -> String {
+    let mut by_height: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for s in statuses.iter().flatten() {
+        if let Some((h, root)) = executed(s, namespace) {
+            by_height.entry(h).or_default().push(root);
+        }
+    }
+    let Some((h, roots)) = by_height.iter().max_by_key(|(h, r)| (r.len(), **h)) else {
+        return format!("builtin rollup (namespace {namespace}): not run by these nodes");
+    };
+    if roots.iter().all(|r| r == &roots[0]) {
+        format!(
+            "builtin rollup (namespace {namespace}): {} of {} nodes at executed height {h}, state roots agree",
+            roots.len(),
+            statuses.len()
+        )
+    } else {
+        format!(
+            "builtin rollup (namespace {namespace}): STATE ROOTS DIFFER at executed height {h}: {roots:?}"
+        )
+    }
 }

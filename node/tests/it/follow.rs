@@ -425,7 +425,7 @@ async fn a_tampered_slice_is_rejected_and_the_follower_moves_to_another_node() {
         "the proxy never tampered"
     );
     // Every slice the executor got is the node's own, untouched.
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len() as u64, status.get().executed);
     let mut delivered = 0;
     for s in seen.iter() {
@@ -441,6 +441,5 @@ async fn a_tampered_slice_is_rejected_and_the_follower_moves_to_another_node() {
         delivered += want.len();
     }
     assert_eq!(delivered, 20);
-    drop(seen);
     c.stop_all().await;
 }
