@@ -443,3 +443,102 @@ async fn a_tampered_slice_is_rejected_and_the_follower_moves_to_another_node() {
     assert_eq!(delivered, 20);
     c.stop_all().await;
 }
+
+/// The state roots a node's cursor recorded for namespace `NS`, by height (the last line of a
+/// height wins: an app that came back empty is replayed from height 1).
+fn cursor_roots(home: &ordo_node::home::Home) -> BTreeMap<u64, String> {
+    std::fs::read_to_string(
+        home.rollup_dir(ordo_types::Namespace(NS))
+            .join("cursor.log"),
+    )
+    .unwrap()
+    .lines()
+    .map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        (f[0].parse().unwrap(), f[2].to_string())
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validators_executing_their_own_abci_apps_agree_across_kill_minus_nine() {
+    let mut p = Processes::init(4);
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    for (i, h) in p.homes.iter().enumerate() {
+        crate::cluster::edit_config(h, |c| {
+            c.rollups = vec![ordo_node::config::RollupSection {
+                namespace: NS,
+                executor: format!("abci://127.0.0.1:{}", ports[i]),
+            }];
+        });
+    }
+    let app = |i: usize| {
+        spawn_logged(
+            Command::new(testnet_bin()).args([
+                "kvstore",
+                "--listen",
+                &format!("127.0.0.1:{}", ports[i]),
+            ]),
+            &dir.path().join(format!("kvstore-{i}.log")),
+        )
+    };
+    let mut apps: Vec<Child> = (0..4).map(app).collect();
+    for i in 0..4 {
+        p.start(i);
+    }
+    let start = Instant::now();
+    while p.height(3).await.unwrap_or(0) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(90), "no start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = [0, 1, 2, 3];
+    load(&p, &all, 0..50).await;
+    p.kill(1);
+    load(&p, &[0, 2, 3], 50..80).await;
+    p.start(1);
+    kill(&mut apps[2]);
+    load(&p, &[0, 2, 3], 80..110).await;
+    apps[2] = app(2);
+    load(&p, &all, 110..140).await;
+
+    // Every node's app catches up with the chain, once it holds all 140.
+    let start = Instant::now();
+    let head = loop {
+        let head = p.height(0).await.unwrap();
+        if ordered(&p, 0, head).await.len() == 140 {
+            break head;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "not all ordered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for i in 0..4 {
+        loop {
+            let (_, v) = ordo_node::http::get_json(p.rpcs[i], &format!("/v1/rollup/{NS}"))
+                .await
+                .unwrap_or((0, Value::Null));
+            if v["executed_height"].as_u64().unwrap_or(0) >= head {
+                assert_eq!(v["stopped"], false, "{v}");
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(90), "node {i}: {v}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for port in &ports {
+        check_app(&p, SocketAddr::from(([127, 0, 0, 1], *port)), head, head).await;
+    }
+    for i in 0..4 {
+        p.kill(i);
+    }
+    // The app hash at every height is the same on every node.
+    let roots: Vec<BTreeMap<u64, String>> = p.homes.iter().map(cursor_roots).collect();
+    for (i, r) in roots.iter().enumerate() {
+        for h in 1..=head {
+            assert_eq!(r.get(&h), roots[0].get(&h), "node {i} at height {h}");
+        }
+    }
+    for a in &mut apps {
+        kill(a);
+    }
+}
