@@ -54,6 +54,7 @@ fn sealed(n: u64) -> Vec<Slice> {
                 },
                 txs: b.txs,
                 commitment: Commitment::Certified,
+                certified_ms: None,
             }
         })
         .collect()
@@ -162,13 +163,55 @@ async fn the_abci_handshake_delivers_what_the_app_has_not_committed() {
     assert_eq!(app.get("k1").unwrap(), (150, Some("h149".into())));
 }
 
-/// A server that, like the Go ABCI server, holds its answers until a `Flush` asks for them:
-/// tendermint-abci's kvstore app behind a buffering socket loop.
-fn buffering_kvstore() -> (tendermint_abci::KeyValueStoreApp, String) {
+/// Serves one connection of tendermint-abci's kvstore app: each answer written at once, or
+/// (`hold`, like the Go ABCI server) held until a `Flush` asks for them.
+fn serve_kvstore_conn<S: std::io::Read + std::io::Write>(
+    mut s: S,
+    app: &tendermint_abci::KeyValueStoreApp,
+    hold: bool,
+) {
     use prost::Message;
-    use std::io::{Read, Write};
     use tendermint_abci::Application;
     use tendermint_proto::v0_38::abci::{Request, Response, request, response};
+    let (mut buf, mut held) = (Vec::new(), Vec::new());
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(n @ 1..) = s.read(&mut chunk) else {
+            return;
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut rest = &buf[..];
+        loop {
+            let mut peek = rest;
+            let Ok(req) = Request::decode_length_delimited(&mut peek) else {
+                break;
+            };
+            rest = peek;
+            let flush = matches!(req.value, Some(request::Value::Flush(_)));
+            let value = match req.value.unwrap() {
+                request::Value::Echo(r) => response::Value::Echo(app.echo(r)),
+                request::Value::Flush(_) => response::Value::Flush(app.flush()),
+                request::Value::Info(r) => response::Value::Info(app.info(r)),
+                request::Value::InitChain(r) => response::Value::InitChain(app.init_chain(r)),
+                request::Value::FinalizeBlock(r) => {
+                    response::Value::FinalizeBlock(app.finalize_block(r))
+                }
+                request::Value::Commit(_) => response::Value::Commit(app.commit()),
+                other => panic!("not served here: {other:?}"),
+            };
+            Response { value: Some(value) }
+                .encode_length_delimited(&mut held)
+                .unwrap();
+            if (flush || !hold) && s.write_all(&std::mem::take(&mut held)).is_err() {
+                return;
+            }
+        }
+        buf = rest.to_vec();
+    }
+}
+
+/// A server that, like the Go ABCI server, holds its answers until a `Flush` asks for them.
+fn buffering_kvstore() -> (tendermint_abci::KeyValueStoreApp, String) {
     let (app, driver) = tendermint_abci::KeyValueStoreApp::new();
     std::thread::spawn(move || drop(driver.run()));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -176,44 +219,41 @@ fn buffering_kvstore() -> (tendermint_abci::KeyValueStoreApp, String) {
     let served = app.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let (mut s, app) = (stream.unwrap(), served.clone());
-            std::thread::spawn(move || {
-                let (mut buf, mut held) = (Vec::new(), Vec::new());
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n @ 1..) = s.read(&mut chunk) else {
-                        return;
-                    };
-                    buf.extend_from_slice(&chunk[..n]);
-                    let mut rest = &buf[..];
-                    while let Ok(req) = Request::decode_length_delimited(&mut rest) {
-                        let flush = matches!(req.value, Some(request::Value::Flush(_)));
-                        let value = match req.value.unwrap() {
-                            request::Value::Echo(r) => response::Value::Echo(app.echo(r)),
-                            request::Value::Flush(_) => response::Value::Flush(app.flush()),
-                            request::Value::Info(r) => response::Value::Info(app.info(r)),
-                            request::Value::InitChain(r) => {
-                                response::Value::InitChain(app.init_chain(r))
-                            }
-                            request::Value::FinalizeBlock(r) => {
-                                response::Value::FinalizeBlock(app.finalize_block(r))
-                            }
-                            request::Value::Commit(_) => response::Value::Commit(app.commit()),
-                            other => panic!("not served here: {other:?}"),
-                        };
-                        Response { value: Some(value) }
-                            .encode_length_delimited(&mut held)
-                            .unwrap();
-                        if flush && s.write_all(&std::mem::take(&mut held)).is_err() {
-                            return;
-                        }
-                    }
-                    buf = rest.to_vec();
-                }
-            });
+            let (s, app) = (stream.unwrap(), served.clone());
+            std::thread::spawn(move || serve_kvstore_conn(s, &app, true));
         }
     });
     (app, addr)
+}
+
+#[tokio::test]
+async fn the_abci_executor_speaks_over_a_unix_socket() {
+    use ordo_exec::AbciAddr;
+    use ordo_exec::abci::AbciExecutor;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sock");
+    let (app, driver) = tendermint_abci::KeyValueStoreApp::new();
+    std::thread::spawn(move || drop(driver.run()));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let served = app.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let (s, app) = (stream.unwrap(), served.clone());
+            std::thread::spawn(move || serve_kvstore_conn(s, &app, false));
+        }
+    });
+    let spec: ordo_exec::ExecutorSpec = format!("abci+unix://{}", path.display()).parse().unwrap();
+    assert_eq!(
+        spec,
+        ordo_exec::ExecutorSpec::Abci(AbciAddr::Unix(path.clone()))
+    );
+    let mut abci = AbciExecutor::new(AbciAddr::Unix(path), ChainId(7));
+    assert_eq!(abci.resume().await.unwrap(), Height(0));
+    for s in &sealed(12) {
+        abci.execute(s).await.unwrap();
+    }
+    assert_eq!(abci.resume().await.unwrap(), Height(12));
+    assert_eq!(app.get("k1").unwrap(), (12, Some("h11".into())));
 }
 
 #[tokio::test]

@@ -174,6 +174,7 @@ async fn status_page(State(status): State<DeliveryStatus>) -> Json<serde_json::V
         "last_error": s.last_error.as_ref().map(|(_, e)| e),
         "last_error_ms": s.last_error.as_ref().map(|(t, _)| t),
         "stopped": s.stopped,
+        "txs": s.txs,
     }))
 }
 

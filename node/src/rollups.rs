@@ -188,6 +188,7 @@ fn slice_of(
         certificate: c.certificate.clone(),
         txs,
         commitment: Commitment::Certified,
+        certified_ms: (!c.replayed).then_some(c.decided_at_ms),
     })
 }
 
@@ -207,6 +208,10 @@ pub fn status_json(views: &[RollupView], height: u64) -> serde_json::Value {
                 "last_error": s.last_error.as_ref().map(|(_, e)| e),
                 "last_error_ms": s.last_error.as_ref().map(|(t, _)| t),
                 "stopped": s.stopped,
+                "txs": s.txs,
+                "delivery_ms": s.latency_ms().map(|(p50, p99, n)| serde_json::json!({
+                    "p50": p50, "p99": p99, "heights": n,
+                })),
             })
         })
         .collect()

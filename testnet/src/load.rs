@@ -25,14 +25,19 @@ pub struct LoadParams {
     pub rate: f64,
     /// Payload bytes per transaction (at least 16).
     pub size: usize,
-    /// Namespaces 1..=K, used in turn.
+    /// K namespaces from `first_namespace` on, used in turn.
     pub namespaces: u64,
+    pub first_namespace: u64,
+    /// Text payloads (`<run><seq>=<filler>` in hex) instead of binary ones.
+    pub text: bool,
     pub duration: Duration,
     /// How long to wait after the last submission for what was accepted to be ordered.
     pub drain: Duration,
 }
 
 const HEADER: usize = 16;
+/// `<run><seq>=` in hex.
+const TEXT_HEADER: usize = 33;
 /// Submissions generated per tick of the pacing loop.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -56,7 +61,22 @@ struct Shared {
     rejections: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
-fn payload(run: u64, seq: u64, size: usize) -> Vec<u8> {
+fn payload(run: u64, seq: u64, size: usize, text: bool) -> Vec<u8> {
+    if text {
+        let mut p = format!("{run:016x}{seq:016x}=").into_bytes();
+        let filler = payload(run, seq, size.saturating_sub(p.len()).div_ceil(2), false);
+        p.extend(filler.iter().flat_map(|b| {
+            let hex = |n: u8| {
+                b"0123456789abcdef"
+                    .get(usize::from(n))
+                    .copied()
+                    .unwrap_or(b'0')
+            };
+            [hex(b >> 4), hex(b & 15)]
+        }));
+        p.truncate(size.max(TEXT_HEADER));
+        return p;
+    }
     let mut p = Vec::with_capacity(size.max(HEADER));
     p.extend_from_slice(&run.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
@@ -72,7 +92,13 @@ fn payload(run: u64, seq: u64, size: usize) -> Vec<u8> {
     p
 }
 
-fn parse(p: &[u8]) -> Option<(u64, u64)> {
+fn parse(p: &[u8], text: bool) -> Option<(u64, u64)> {
+    if text {
+        let hex = std::str::from_utf8(p.get(..32)?).ok()?;
+        let run = u64::from_str_radix(hex.get(..16)?, 16).ok()?;
+        let seq = u64::from_str_radix(hex.get(16..)?, 16).ok()?;
+        return Some((run, seq));
+    }
     let run = u64::from_be_bytes(p.get(..8)?.try_into().ok()?);
     let seq = u64::from_be_bytes(p.get(8..16)?.try_into().ok()?);
     Some((run, seq))
@@ -111,9 +137,10 @@ pub async fn run(p: &LoadParams) -> anyhow::Result<Value> {
 
     // Follow every namespace on node 0.
     let mut followers = Vec::new();
-    for ns in 1..=p.namespaces {
+    for ns in p.first_namespace..p.first_namespace + p.namespaces {
         let mut stub = client.node(0).ok_or_else(|| anyhow::anyhow!("no node"))?;
         let (shared, latencies, last) = (shared.clone(), latencies.clone(), last_ordered.clone());
+        let text = p.text;
         let mut stream = stub
             .stream_namespace(StreamNamespaceRequest {
                 namespace: ns,
@@ -132,7 +159,7 @@ pub async fn run(p: &LoadParams) -> anyhow::Result<Value> {
                     }) else {
                         continue;
                     };
-                    let Some((r, seq)) = parse(&tx.payload) else {
+                    let Some((r, seq)) = parse(&tx.payload, text) else {
                         continue;
                     };
                     let (Some(sent), Some(seen)) = (
@@ -191,8 +218,8 @@ pub async fn run(p: &LoadParams) -> anyhow::Result<Value> {
                         return;
                     };
                     let req = SubmitTxRequest {
-                        namespace: 1 + s % params.namespaces,
-                        payload: payload(sh.run, s, params.size).into(),
+                        namespace: params.first_namespace + s % params.namespaces,
+                        payload: payload(sh.run, s, params.size, params.text).into(),
                         ack: AckLevel::Accepted as i32,
                         wait_ms: 0,
                         seq: s,
@@ -296,5 +323,30 @@ async fn read_responses(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_carry_their_run_and_sequence_in_both_forms() {
+        for text in [false, true] {
+            for size in [1, 16, 33, 34, 250, 251] {
+                let p = payload(0xfeed, 77, size, text);
+                assert_eq!(
+                    parse(&p, text),
+                    Some((0xfeed, 77)),
+                    "text {text} size {size}"
+                );
+                assert_eq!(p.len(), size.max(if text { TEXT_HEADER } else { HEADER }));
+            }
+        }
+        let t = payload(1, 2, 100, true);
+        let s = std::str::from_utf8(&t).expect("text");
+        let (key, value) = s.split_once('=').expect("key=value");
+        assert_eq!(key.len(), 32);
+        assert!(value.bytes().all(|b| b.is_ascii_hexdigit()), "{value}");
     }
 }

@@ -54,9 +54,16 @@ enum Command {
         /// Payload bytes per transaction.
         #[arg(long, default_value_t = 250)]
         size: usize,
-        /// Namespaces 1..=K, used in turn.
+        /// K namespaces, used in turn: --first-namespace .. + K - 1.
         #[arg(long, default_value_t = 4)]
         namespaces: u64,
+        /// The first namespace used.
+        #[arg(long, default_value_t = 1)]
+        first_namespace: u64,
+        /// Text payloads, `<run><seq>=<filler>` in hex, which key-value executors (the
+        /// builtin ledger, the ABCI kvstore) take as one key each.
+        #[arg(long)]
+        text: bool,
         /// Seconds to submit for.
         #[arg(long, default_value_t = 30)]
         duration: u64,
@@ -284,6 +291,8 @@ fn main() -> anyhow::Result<()> {
             rate,
             size,
             namespaces,
+            first_namespace,
+            text,
             duration,
             drain,
         } => {
@@ -292,6 +301,8 @@ fn main() -> anyhow::Result<()> {
                 rate,
                 size,
                 namespaces,
+                first_namespace,
+                text,
                 duration: Duration::from_secs(duration),
                 drain: Duration::from_secs(drain),
             };

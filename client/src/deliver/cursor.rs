@@ -84,6 +84,7 @@ pub struct Cursor {
     lines: usize,
     unsynced: usize,
     synced_at: std::time::Instant,
+    background: super::BackgroundSync,
 }
 
 impl Cursor {
@@ -131,6 +132,7 @@ impl Cursor {
             lines,
             unsynced: 0,
             synced_at: std::time::Instant::now(),
+            background: super::BackgroundSync::default(),
         };
         c.trim();
         Ok(c)
@@ -182,14 +184,15 @@ impl Cursor {
         Ok(())
     }
 
-    /// Makes every recorded line durable.
+    /// Writes every recorded line out to the file (what a killed process keeps) and syncs it
+    /// to disk in the background.
     pub fn sync(&mut self) -> Result<(), CursorError> {
         if self.unsynced == 0 {
             return Ok(());
         }
         let io = |e| CursorError::Io(self.path.clone(), e);
         self.out.flush().map_err(io)?;
-        self.out.get_ref().sync_data().map_err(io)?;
+        self.background.sync(self.out.get_ref()).map_err(io)?;
         self.unsynced = 0;
         self.synced_at = std::time::Instant::now();
         Ok(())
@@ -230,7 +233,9 @@ impl Cursor {
 
 impl Drop for Cursor {
     fn drop(&mut self) {
-        let _ = self.sync();
+        if self.out.flush().is_ok() {
+            let _ = self.out.get_ref().sync_data();
+        }
     }
 }
 

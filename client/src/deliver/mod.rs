@@ -66,6 +66,10 @@ pub struct Slice {
     /// The namespace's transactions at this height, in batch order.
     pub txs: Vec<BatchTx>,
     pub commitment: Commitment,
+    /// When the delivering node stored the batch (Unix ms), if this slice comes from a
+    /// validator's own feed live (not read back from its store): the start of the
+    /// certified-to-executed latency in status.
+    pub certified_ms: Option<u64>,
 }
 
 impl From<VerifiedSlice> for Slice {
@@ -77,6 +81,7 @@ impl From<VerifiedSlice> for Slice {
             certificate: v.certificate,
             txs: v.txs,
             commitment: Commitment::Certified,
+            certified_ms: None,
         }
     }
 }
@@ -137,12 +142,31 @@ pub struct DeliveryState {
     pub last_error: Option<(u64, String)>,
     /// Delivery stopped on a fatal error.
     pub stopped: bool,
+    /// Transactions executed since the loop started.
+    pub txs: u64,
+    /// Certified-to-executed milliseconds of the last [`LATENCY_WINDOW`] heights with
+    /// transactions for the namespace that carried a certification time.
+    pub latencies_ms: std::collections::VecDeque<u64>,
 }
+
+/// Heights the latency percentiles in [`DeliveryState`] cover.
+pub const LATENCY_WINDOW: usize = 4_096;
 
 impl DeliveryState {
     /// Heights offered and not executed yet.
     pub fn lag(&self) -> u64 {
         self.head.saturating_sub(self.executed)
+    }
+
+    /// `(p50, p99, heights)` of the certified-to-executed latency over the recent window.
+    pub fn latency_ms(&self) -> Option<(u64, u64, usize)> {
+        let mut v: Vec<u64> = self.latencies_ms.iter().copied().collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        let at = |q: usize| v.get((v.len() - 1) * q / 100).copied().unwrap_or(0);
+        Some((at(50), at(99), v.len()))
     }
 }
 
@@ -343,6 +367,13 @@ async fn pump(
                 s.executed = executed.0;
                 s.state_root = x.state_root;
                 s.last_error = None;
+                s.txs += slice.txs.len() as u64;
+                if let (Some(at), false) = (slice.certified_ms, slice.txs.is_empty()) {
+                    if s.latencies_ms.len() >= LATENCY_WINDOW {
+                        s.latencies_ms.pop_front();
+                    }
+                    s.latencies_ms.push_back(now_ms().saturating_sub(at));
+                }
             }
             Err(ExecError::Retry(reason)) => {
                 status.error(format!("executor: {reason}"));
@@ -363,6 +394,34 @@ fn fatal(executor: &dyn Executor, reason: String) -> DeliveryError {
     DeliveryError::Executor {
         executor: executor.describe(),
         reason,
+    }
+}
+
+/// Syncs a file to disk off the async runtime's worker threads (inline when there is no
+/// runtime), one sync at a time: a sync asked for while one runs is skipped, and the next one
+/// covers what it would have. For the periodic syncs of logs whose writes already reached the
+/// kernel (so a killed process loses nothing); what they add is survival of a power loss, and
+/// an fsync held on a worker thread would delay everything scheduled there.
+#[derive(Clone, Debug, Default)]
+pub struct BackgroundSync(Arc<std::sync::atomic::AtomicBool>);
+
+impl BackgroundSync {
+    pub fn sync(&self, f: &std::fs::File) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return f.sync_data();
+        };
+        if self.0.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (f, running) = (f.try_clone()?, self.0.clone());
+        rt.spawn_blocking(move || {
+            if let Err(e) = f.sync_data() {
+                warn!(error = %e, "deliver.sync_failed");
+            }
+            running.store(false, Ordering::Release);
+        });
+        Ok(())
     }
 }
 
