@@ -1,5 +1,5 @@
 //! The delivery cursor: one line per height delivered, `<height> <hash> <state root>` in hex
-//! (`-` for a height verified but executed before), appended and made durable in batches: when
+//! (`-` for a height verified but executed before), appended and written out in batches: when
 //! the source has nothing ready, and at least every 200 ms or 256 lines while it does.
 //!
 //! It is not what decides the next height (the executor's own answer is, rule 1 of the module
@@ -17,9 +17,9 @@ use thiserror::Error;
 
 /// Heights kept after a rewrite.
 const KEEP: usize = 4_096;
-/// Lines written before they are made durable, at most.
+/// Lines recorded before they are written out, at most.
 const SYNC_EVERY: usize = 256;
-/// Longest a recorded line waits to be made durable while the loop is busy (it syncs at once
+/// Longest a recorded line waits to be written out while the loop is busy (it is written at once
 /// whenever its source has nothing ready).
 const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -167,7 +167,7 @@ impl Cursor {
         self.heights.values().next_back()
     }
 
-    /// Records `d` (made durable by the next [`Cursor::sync`], or within [`SYNC_EVERY`] lines).
+    /// Records `d` (written out by the next [`Cursor::sync`], or within [`SYNC_EVERY`] lines).
     pub fn record(&mut self, d: Delivered) -> Result<(), CursorError> {
         self.out
             .write_all(d.line().as_bytes())
