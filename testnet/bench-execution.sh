@@ -25,7 +25,7 @@ export ORDO_PROFILE=${ORDO_PROFILE:-perf} ORDO_ABCI=1 ORDO_WATCH=0
 export ORDO_BASE_PORT=${ORDO_BASE_PORT:-27300}
 WORK=$(mktemp -d /tmp/ordo-bench-exec.XXXXXX)
 export ORDO_LOCALNET=$WORK/net
-trap 'testnet/localnet.sh down >/dev/null 2>&1 || true' EXIT
+trap 'testnet/localnet.sh down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 rpc() { echo "http://127.0.0.1:$((ORDO_BASE_PORT + 3 * $1 + 1))"; }
 # Every node's rollup of namespace $1, as one JSON array.
