@@ -10,7 +10,7 @@
 //! Framing is the socket protocol's: each message a protobuf `Request`/`Response` prefixed with
 //! its length as an unsigned varint. Servers differ in when they answer: Go servers buffer
 //! answers until a `Flush`, the Rust server (`tendermint-abci`) writes each at once. Each
-//! connection starts with an `Echo` and no `Flush`: answered within 100 ms, requests go alone;
+//! connection starts with an `Echo` and no `Flush`: answered within 300 ms, requests go alone;
 //! otherwise every request is followed by a `Flush`. (Sending a `Flush` to a server that
 //! answers at once costs a second small write per request, which Nagle's algorithm holds
 //! back until the first is acknowledged: measured at about 44 ms per request on loopback.) A broken connection, an `Exception` answer or an app behind the
@@ -51,7 +51,7 @@ struct Conn {
 
 /// How long the first `Echo` may wait for its answer before the server is taken for one that
 /// answers only on `Flush`.
-const PROBE: Duration = Duration::from_millis(100);
+const PROBE: Duration = Duration::from_millis(300);
 
 impl Conn {
     async fn open(addr: &AbciAddr) -> std::io::Result<Conn> {

@@ -7,7 +7,8 @@
 //!   height 1: it commits to the whole executed history, hence to the state, at a cost that
 //!   grows with the height's transactions rather than with the state. Two nodes that report
 //!   the same root at a height executed the same transactions in the same order.
-//! - Durability: every height is appended to a log, written out and synced within 200 ms;
+//! - Durability: every height is appended to a log, written out at the first height 200 ms
+//!   after the last write and synced in the background;
 //!   past 64 MiB (or four times the snapshot's size) the log is folded into a snapshot (aside, fsync,
 //!   rename). After a crash [`KvLedger::resume`] answers the last height that reached the
 //!   disk and the loop replays the heights after it, which is exactly-once by the executor
@@ -168,14 +169,14 @@ fn record(height: u64, txs: &[&[u8]]) -> Vec<u8> {
 /// A height read back from the log: its number and transactions.
 type Record<'a> = (u64, Vec<&'a [u8]>);
 
-/// The whole records at the start of `bytes`, and how many bytes they take.
-fn records(bytes: &[u8]) -> (Vec<Record<'_>>, usize) {
+/// The whole records at the start of `bytes`, each with the offset it ends at.
+fn records(bytes: &[u8]) -> Vec<(Record<'_>, usize)> {
     let (mut out, mut at) = (Vec::new(), 0usize);
     while let Some((height, txs, len)) = one_record(bytes.get(at..).unwrap_or_default()) {
-        out.push((height, txs));
         at += len;
+        out.push(((height, txs), at));
     }
-    (out, at)
+    out
 }
 
 fn one_record(b: &[u8]) -> Option<(u64, Vec<&[u8]>, usize)> {
@@ -269,16 +270,18 @@ impl KvLedger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io(&log_path, e)),
         };
-        let (recs, mut valid) = records(&bytes);
-        for (height, txs) in recs {
-            if height == state.height + 1 {
-                state.apply(height, &txs);
-            } else if height > state.height + 1 {
-                // A gap (the snapshot is older than the log's start): keep what applies.
-                warn!(path = %log_path.display(), height, "builtin.log_gap");
-                valid = 0;
+        // The log is kept up to the last whole record that follows the state; a torn record,
+        // or one after a gap, ends it.
+        let mut valid = 0usize;
+        for ((height, txs), end) in records(&bytes) {
+            if height > state.height + 1 {
+                warn!(path = %log_path.display(), height, after = state.height, "builtin.log_gap");
                 break;
             }
+            if height == state.height + 1 {
+                state.apply(height, &txs);
+            }
+            valid = end;
         }
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -317,8 +320,9 @@ impl KvLedger {
         use std::io::Write;
         let bytes = self.state.read().encode();
         let io = self.io();
-        // Out with what the old log still buffers, before the file is emptied under it.
-        if let Some(mut old) = self.log.take() {
+        // Out with what the old log still buffers, before the file is emptied under it; on
+        // any failure below the old log stays in use.
+        if let Some(old) = self.log.as_mut() {
             old.flush().map_err(&io)?;
         }
         let aside = self.path.with_extension("writing");
@@ -326,15 +330,15 @@ impl KvLedger {
         f.write_all(&bytes).map_err(&io)?;
         f.sync_all().map_err(&io)?;
         std::fs::rename(&aside, &self.path).map_err(&io)?;
-        // Records up to the snapshot's height are skipped on replay, so a crash here loses
-        // nothing.
-        let log = std::fs::File::create(self.log_path()).map_err(&io)?;
-        log.sync_all().map_err(&io)?;
         if let Some(dir) = self.path.parent() {
             std::fs::File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(&io)?;
         }
+        // The snapshot is durable: records up to its height are skipped on replay, so a
+        // crash from here on loses nothing.
+        let log = std::fs::File::create(self.log_path()).map_err(&io)?;
+        log.sync_all().map_err(&io)?;
         self.log = Some(std::io::BufWriter::with_capacity(1 << 20, log));
         self.snapshot_bytes = bytes.len() as u64;
         self.log_bytes = 0;
@@ -361,24 +365,28 @@ impl Executor for KvLedger {
             self.load()?;
         }
         let txs: Vec<&[u8]> = slice.txs.iter().map(|t| t.payload().as_ref()).collect();
+        let at = self.state.read().height;
+        if slice.height.0 != at + 1 {
+            return Err(ExecError::Retry(format!(
+                "height {} offered after {at}",
+                slice.height.0
+            )));
+        }
+        // Logged first, applied second: a height that could not be logged is not executed.
+        let rec = record(slice.height.0, &txs);
+        let path = self.log_path();
+        let log = self
+            .log
+            .as_mut()
+            .ok_or_else(|| ExecError::Retry(format!("{}: the log is not open", path.display())))?;
+        log.write_all(&rec)
+            .map_err(|e| ExecError::Retry(format!("{}: {e}", path.display())))?;
+        self.log_bytes += rec.len() as u64;
         let root = {
             let mut s = self.state.write();
-            if slice.height.0 != s.height + 1 {
-                return Err(ExecError::Retry(format!(
-                    "height {} offered after {}",
-                    slice.height.0, s.height
-                )));
-            }
             s.apply(slice.height.0, &txs);
             s.root
         };
-        let rec = record(slice.height.0, &txs);
-        let path = self.log_path();
-        if let Some(log) = self.log.as_mut() {
-            log.write_all(&rec)
-                .map_err(|e| ExecError::Retry(format!("{}: {e}", path.display())))?;
-        }
-        self.log_bytes += rec.len() as u64;
         if self.log_bytes >= self.compact_at.max(4 * self.snapshot_bytes) {
             self.save()?;
         } else if self.synced.elapsed() >= SYNC_EVERY {
@@ -515,6 +523,30 @@ mod tests {
         drop(b);
         let mut c = KvLedger::new(path);
         assert_eq!(c.resume().await.expect("resume"), Height(22));
+    }
+
+    #[tokio::test]
+    async fn a_gap_in_the_log_ends_it_there_and_keeps_what_came_before() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ledger.snapshot");
+        let mut a = KvLedger::new(path.clone());
+        a.resume().await.expect("resume");
+        run(&mut a, 1..=3).await;
+        drop(a);
+        let log = path.with_extension("log");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("log");
+        std::io::Write::write_all(&mut f, &record(5, &[b"k=late"])).expect("write");
+        drop(f);
+        let mut b = KvLedger::new(path.clone());
+        assert_eq!(b.resume().await.expect("resume"), Height(3));
+        run(&mut b, 4..=4).await;
+        drop(b);
+        let mut c = KvLedger::new(path);
+        assert_eq!(c.resume().await.expect("resume"), Height(4));
+        assert_eq!(c.handle().get(b"k"), None);
     }
 
     #[tokio::test]

@@ -270,3 +270,65 @@ async fn a_server_that_answers_only_on_flush_is_flushed() {
     assert_eq!(abci.resume().await.unwrap(), Height(20));
     assert_eq!(app.get("k0").unwrap(), (20, Some("h20".into())));
 }
+
+/// Serves the chain, leaving out `skip` the first time it is opened.
+struct SkippingSource {
+    chain: Vec<Slice>,
+    skip: Option<u64>,
+    opened: Vec<u64>,
+}
+
+impl SliceSource for SkippingSource {
+    fn open(&mut self, from: Height, _parent: Option<Hash>) -> BoxStream<'static, SourceItem> {
+        self.opened.push(from.0);
+        let skip = self.skip.take();
+        let items: Vec<SourceItem> = self
+            .chain
+            .iter()
+            .filter(|s| s.height >= from && Some(s.height.0) != skip)
+            .cloned()
+            .map(Ok)
+            .collect();
+        futures::stream::iter(items)
+            .chain(futures::stream::pending())
+            .boxed()
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_skips_a_height_is_reopened_and_nothing_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = sealed(12);
+    let mut source = SkippingSource {
+        chain: chain.clone(),
+        skip: Some(5),
+        opened: Vec::new(),
+    };
+    let status = DeliveryStatus::new(NS, "builtin:kv".into());
+    let mut ledger = KvLedger::new(dir.path().join("ledger.snapshot"));
+    let mut cursor = Cursor::open(&dir.path().join("cursor.log")).unwrap();
+    let run = deliver::run(
+        &mut ledger,
+        &mut source,
+        &mut cursor,
+        &status,
+        Backoff::default(),
+    );
+    tokio::select! {
+        e = run => panic!("delivery stopped: {e}"),
+        () = async {
+            while status.get().executed < 12 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        } => {}
+    }
+    // Heights 1..4, then 6 was refused and the source reopened at 5.
+    assert_eq!(source.opened, vec![1, 5]);
+    let mut straight = KvLedger::new(dir.path().join("other.snapshot"));
+    straight.resume().await.unwrap();
+    let mut root = Vec::new();
+    for s in &chain {
+        root = straight.execute(s).await.unwrap().state_root;
+    }
+    assert_eq!(status.get().state_root, root);
+}

@@ -92,6 +92,7 @@ pub fn spawn(rollup: Rollup, home: &Home, shared: &crate::app::Shared) -> JoinHa
             Ok(c) => c,
             Err(e) => {
                 warn!(namespace = view.namespace.0, error = %e, "rollup.cursor");
+                view.status.stopped_with(format!("cursor: {e}"));
                 return;
             }
         };
@@ -122,14 +123,18 @@ struct FeedSource {
 impl SliceSource for FeedSource {
     fn open(&mut self, from: Height, _parent: Option<Hash>) -> BoxStream<'static, SourceItem> {
         let (tx, rx) = mpsc::channel(BUFFER);
-        let sub = self.feed.subscribe(from);
-        let (store, namespace) = (self.store.clone(), self.namespace);
+        let (feed, store, namespace) = (self.feed.clone(), self.store.clone(), self.namespace);
         tokio::spawn(async move {
-            let mut sub = match sub {
-                Ok(s) => s,
-                Err(e) => {
-                    let _ = tx.send(Err(format!("the store: {e}"))).await;
-                    return;
+            let mut pause = Backoff::default().first;
+            let mut sub = loop {
+                match feed.subscribe(from) {
+                    Ok(s) => break s,
+                    Err(e) => {
+                        if tx.send(Err(format!("the store: {e}"))).await.is_err() {
+                            return;
+                        }
+                        pause = wait(pause).await;
+                    }
                 }
             };
             feed_slices(&mut sub, &store, namespace, &tx).await;
@@ -151,15 +156,41 @@ async fn feed_slices(
             n = sub.next() => n,
             () = out.closed() => return,
         };
-        let item = match next {
-            Ok(Some(c)) => slice_of(&c, store, namespace),
+        let c = match next {
+            Ok(Some(c)) => c,
             Ok(None) => return,
-            Err(e) => Err(format!("the store: {e}")),
+            // The subscription did not move: ask it again after a pause.
+            Err(e) => {
+                if out.send(Err(format!("the store: {e}"))).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Backoff::default().first).await;
+                continue;
+            }
         };
-        if out.send(item).await.is_err() {
+        // The same height until it is read: a height is never passed over.
+        let mut pause = Backoff::default().first;
+        let slice = loop {
+            match slice_of(&c, store, namespace) {
+                Ok(s) => break s,
+                Err(e) => {
+                    if out.send(Err(e)).await.is_err() {
+                        return;
+                    }
+                    pause = wait(pause).await;
+                }
+            }
+        };
+        if out.send(Ok(slice)).await.is_err() {
             return;
         }
     }
+}
+
+/// Sleeps `pause`; returns the next, doubled up to the loop's maximum.
+async fn wait(pause: std::time::Duration) -> std::time::Duration {
+    tokio::time::sleep(pause).await;
+    (pause * 2).min(Backoff::default().max)
 }
 
 fn slice_of(

@@ -199,6 +199,13 @@ impl DeliveryStatus {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Marks delivery stopped for `reason` (a loop that could not start, say).
+    pub fn stopped_with(&self, reason: impl std::fmt::Display) {
+        let mut s = self.lock();
+        s.stopped = true;
+        s.last_error = Some((now_ms(), reason.to_string()));
+    }
+
     fn error(&self, e: impl std::fmt::Display) {
         self.lock().last_error = Some((now_ms(), e.to_string()));
     }
@@ -254,9 +261,7 @@ pub async fn run(
         Err(e) => e,
     };
     warn!(namespace = status.get().namespace.0, error = %e, "deliver.stopped");
-    let mut s = status.lock();
-    s.stopped = true;
-    s.last_error = Some((now_ms(), e.to_string()));
+    status.stopped_with(&e);
     e
 }
 
@@ -353,6 +358,16 @@ async fn pump(
             // The executor has it: record the hash for the parent chain, do not deliver.
             cursor.record(Delivered::seen(slice.height, slice.hash))?;
             continue;
+        }
+        if slice.height.0 != executed.0 + 1 {
+            // A source that skipped a height: the executor gets only the next one, so reopen
+            // the source from where the executor is.
+            status.error(format!(
+                "source: height {} offered when {} is next; reopening",
+                slice.height.0,
+                executed.0 + 1
+            ));
+            return Ok(progress);
         }
         match executor.execute(&slice).await {
             Ok(x) => {
