@@ -218,11 +218,7 @@ fn serve_kvstore(addr: SocketAddr) -> tendermint_abci::KeyValueStoreApp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abci_app_unreachable_at_start_gets_every_height_once_it_listens() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::follow::free_port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let c = Cluster::start(4, with_rollup(format!("abci://{addr}"), |i| i == 0)).await;
     c.wait_height(2, Duration::from_secs(60)).await;
@@ -312,11 +308,7 @@ async fn rate(c: &Cluster, span: Duration) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grpc_executor_stopped_for_20_s_costs_consensus_nothing_and_catches_up() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::follow::free_port();
     let ns = Namespace(9);
     let c = Cluster::start(4, move |i, h| {
         if i == 0 {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 const NS: u64 = 7;
 
-fn free_port() -> u16 {
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
