@@ -36,8 +36,8 @@ for double in propose_invalid_batches propose_empty_batches censor_forced equivo
   code=$?
   set -e
   [ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "testing.$double: exit $code, expected a refusal"
-  echo "$out" | grep -q "testing.$double" || fail "testing.$double: the refusal does not name it: $out"
-  echo "$out" | grep -q "ordo-node/chaos" || fail "testing.$double: the refusal does not say which build has it: $out"
+  grep -q "testing.$double" <<<"$out" || fail "testing.$double: the refusal does not name it: $out"
+  grep -q "ordo-node/chaos" <<<"$out" || fail "testing.$double: the refusal does not say which build has it: $out"
   echo "default-build: testing.$double refused"
 done
 
@@ -52,5 +52,5 @@ for _ in $(seq 1 60); do
 done
 out="$(timeout 60 "$bin" tx submit --rpc "$rpc" --namespace 5 --payload c0ffee --wait 2>&1)" ||
   fail "submit on the default build: $out (log: $(tail -5 "$tmp/node.log"))"
-echo "$out" | grep -q '"ordered"' || fail "submit on the default build did not order: $out"
+grep -q '"ordered"' <<<"$out" || fail "submit on the default build did not order: $out"
 echo "default-build: a single validator ordered a transaction: $out"

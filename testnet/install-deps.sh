@@ -32,4 +32,4 @@ if ! cmp -s "$contracts/package-lock.json" "$stamp"; then
   (cd "$contracts" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   cp "$contracts/package-lock.json" "$stamp"
 fi
-"$contracts/node_modules/.bin/anvil" --version | head -1
+"$contracts/node_modules/.bin/anvil" --version | sed -n 1p

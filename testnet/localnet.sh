@@ -242,7 +242,7 @@ case "${1:-}" in
     id=$(echo "$out" | sed -n 's/.*"id":"\(0x[0-9a-f]*\)".*/\1/p')
     for _ in $(seq 1 600); do
       tx=$(curl -sf "$(rpc_of 0)/v1/tx/$id" || true)
-      if echo "$tx" | grep -q '"height"'; then
+      if grep -q '"height"' <<<"$tx"; then
         echo "ordered after $(( ($(date +%s%N) - start) / 1000000 )) ms: $tx"; exit 0
       fi
       sleep 0.1

@@ -43,6 +43,14 @@ EXPECTED=(
 )
 
 say() { printf 'readme-test [%3s s] %s\n' "$(($(date +%s) - T0))" "$*"; }
+# in_list NEEDLE ITEM...: whether NEEDLE is one of the items. No `printf | grep -q` pipe: under
+# pipefail, grep quitting at its first match can kill printf with SIGPIPE and fail the test.
+in_list() {
+  local needle=$1 x
+  shift
+  for x in "$@"; do [ "$x" = "$needle" ] && return 0; done
+  return 1
+}
 
 # --- drift guard -------------------------------------------------------------------------
 readme_commands() {
@@ -57,13 +65,13 @@ mapfile -t README_CMDS < <(readme_commands)
 [ "${#README_CMDS[@]}" -gt 0 ] || { echo "readme-test: FAILED: no commands found in the README's 'Run a local testnet' and 'Try the pieces' sections" >&2; exit 1; }
 drift=0
 for c in "${README_CMDS[@]}"; do
-  printf '%s\n' "${EXPECTED[@]}" | grep -qxF -- "$c" || {
+  in_list "$c" "${EXPECTED[@]}" || {
     echo "readme-test: FAILED: the README shows \`$c\`, which testnet/readme-test.sh does not run (add it and its check)" >&2
     drift=1
   }
 done
 for c in "${EXPECTED[@]}"; do
-  printf '%s\n' "${README_CMDS[@]}" | grep -qxF -- "$c" || {
+  in_list "$c" "${README_CMDS[@]}" || {
     echo "readme-test: FAILED: testnet/readme-test.sh runs \`$c\`, which the README no longer shows (update EXPECTED)" >&2
     drift=1
   }
@@ -137,7 +145,7 @@ localize() {
 run() {
   local t=$1
   CURRENT=$2
-  printf '%s\n' "${README_CMDS[@]}" | grep -qxF -- "$CURRENT" || fail "not in the README (the list above is stale)"
+  in_list "$CURRENT" "${README_CMDS[@]}" || fail "not in the README (the list above is stale)"
   N=$((N + 1))
   OUT="$WORK/$N.out"
   local start; start=$(date +%s%N)
