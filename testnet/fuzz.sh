@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(consensus batch proof gossip api)
+[ ${#targets[@]} -gt 0 ] || targets=(consensus batch proof gossip api frame)
 case "$secs" in '' | *[!0-9]* | 0) echo "fuzz.sh: SECONDS must be a positive number, got '$secs'" >&2; exit 2 ;; esac
 for t in "${targets[@]}"; do
   [ -d "fuzz/corpus/$t" ] || { echo "fuzz.sh: no target '$t' (targets: $(ls fuzz/corpus | tr '\n' ' '))" >&2; exit 2; }

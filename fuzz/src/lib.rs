@@ -13,6 +13,7 @@
 //! | `batch` | batches (protobuf and checked body), certificates, transactions, batch and forced entries, headers, validator sets |
 //! | `proof` | a namespace stream item through the verifying client; a namespace proof alone |
 //! | `gossip` | gossip bundles, and each transaction in one through pool admission |
+//! | `frame` | DA frames, the certified batches a frame's data holds, frames read back from blob bytes |
 //! | `api` | the gRPC requests a node decodes (a submission through pool admission), and the responses a client decodes |
 
 mod fixtures;
@@ -51,6 +52,7 @@ pub const TARGETS: &[Target] = &[
     ("proof", proof),
     ("gossip", gossip),
     ("api", api_messages),
+    ("frame", frame),
 ];
 
 fn limits() -> Limits {
@@ -77,6 +79,28 @@ where
         .expect("the encoding of a decoded value decodes");
     assert_eq!(format!("{v:?}"), format!("{again:?}"), "round trip");
     true
+}
+
+/// DA frames: a frame's bytes (and the entries its data holds), or the bytes at the start of a
+/// blob (zero-padded to a whole blob). An accepted frame re-encodes to the bytes it came from.
+pub fn frame(data: &[u8]) -> bool {
+    use ordo_types::da::{BLOB_BYTES, Frame, decode_entries, frame_from_blobs};
+    let Some((choice, bytes)) = split(data) else {
+        return false;
+    };
+    let l = limits();
+    let frame = if choice % 2 == 0 {
+        Frame::decode(bytes, &l).inspect(|f| assert_eq!(f.encode(), bytes, "re-encodes"))
+    } else {
+        let mut blob = bytes.to_vec();
+        blob.resize(BLOB_BYTES.max(bytes.len()), 0);
+        frame_from_blobs(&[blob], &l)
+    };
+    frame.is_ok_and(|f| {
+        let _ = decode_entries(f.chain_id, f.first, f.last, &f.data, &l);
+        assert_eq!(Frame::decode(&f.encode(), &l).expect("re-decodes"), f);
+        true
+    })
 }
 
 /// The consensus codec: what validators send each other, and what the WAL holds.

@@ -181,6 +181,7 @@ pub fn seeds() -> Vec<Seed> {
     gossip_seeds(&mut out, &s);
     api_seeds(&mut out, &s);
     consensus_seeds(&mut out, &s);
+    frame_seeds(&mut out, &s);
     out.0
 }
 
@@ -202,6 +203,25 @@ fn batch_seeds(out: &mut Out, s: &Sample) {
     out.add("batch", "header", Some(5), &b.header.to_bytes());
     let set = pb::ValidatorSet::from(&pinned_set()).encode_to_vec();
     out.add("batch", "validator-set", Some(6), &set);
+}
+
+fn frame_seeds(out: &mut Out, s: &Sample) {
+    use ordo_types::da::{Certified, pack};
+    let one = Certified {
+        batch: s.batch.clone(),
+        certificate: s.certificate.clone(),
+    };
+    let frame = pack(CHAIN, &[one], 4096).remove(0);
+    out.add("frame", "frame", Some(0), &frame.encode());
+    // The frame as it starts a blob: 31 bytes behind every zero byte, trailing zeros dropped.
+    let blob = frame.to_blobs().remove(0);
+    let used = blob.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    out.add(
+        "frame",
+        "blob",
+        Some(1),
+        blob.get(..used).unwrap_or_default(),
+    );
 }
 
 fn proof_seeds(out: &mut Out, s: &Sample) {

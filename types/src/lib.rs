@@ -7,6 +7,7 @@
 //!   and absence proofs a rollup checks alone.
 //! - [`batch`]: a batch body, its ordering rules and the header fields derived from it.
 //! - [`bls`]: BLS12-381 keys, proofs of possession, validator sets and aggregate certificates.
+//! - [`da`]: certified batches packed into checksummed frames, and frames into EIP-4844 blobs.
 //! - [`wire`]: protobuf messages (schemas in `proto/`) and size-limited conversions.
 //!
 //! Nothing in this crate does I/O, reads a clock or panics on outside input: every decoder takes
@@ -15,6 +16,7 @@
 pub mod batch;
 pub mod bls;
 pub mod codec;
+pub mod da;
 pub mod hash;
 pub mod header;
 pub mod ids;

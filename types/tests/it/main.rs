@@ -5,6 +5,7 @@ mod batches;
 mod certificates;
 mod common;
 mod decoders;
+mod frames;
 mod keys;
 mod proofs;
 mod vectors;
