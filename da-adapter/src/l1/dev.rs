@@ -48,6 +48,22 @@ impl Anvil {
 
     /// Starts anvil on `port`.
     pub async fn spawn_on(port: u16, block_time: Option<u64>) -> Result<Anvil, L1Error> {
+        Anvil::spawn_fork(port, block_time, "cancun").await
+    }
+
+    /// Starts anvil on `port` (0: a free one) at `hardfork` (`cancun`, `prague`, `osaka`).
+    pub async fn spawn_fork(
+        port: u16,
+        block_time: Option<u64>,
+        hardfork: &str,
+    ) -> Result<Anvil, L1Error> {
+        let port = match port {
+            0 => std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(|e| L1Error::Config(format!("no free port: {e}")))?,
+            p => p,
+        };
         let bin = anvil_binary();
         let mut cmd = Command::new(&bin);
         cmd.args([
@@ -57,7 +73,7 @@ impl Anvil {
             &port.to_string(),
             "--silent",
         ])
-        .args(["--hardfork", "cancun"])
+        .args(["--hardfork", hardfork])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

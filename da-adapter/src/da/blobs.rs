@@ -1,0 +1,466 @@
+//! The `ethereum-blobs` DA backend: each frame is one EIP-4844 blob transaction to the
+//! batch-inbox address named in the genesis (no calldata, no value: the address only tags the
+//! transactions a reader looks for). KZG commitments and proofs come from the trusted setup
+//! compiled into `c-kzg`; nothing is downloaded. EIP-7594 cell proofs are sent when configured
+//! (an L1 at Osaka or later requires them).
+//!
+//! A frame is *available* once its transaction is in a block at or below the configured
+//! finality. Any node can see that by reading the L1 ([`EthereumBlobs::scan`]), not only the
+//! one that posted. Reading back takes the blobs from anvil's `anvil_getBlobsByTransactionHash`
+//! and checks each against the versioned hash the L1 transaction carries before decoding.
+
+use alloy::consensus::Transaction as _;
+use alloy::eips::BlockNumberOrTag;
+use alloy::eips::eip4844::env_settings::EnvKzgSettings;
+use alloy::eips::eip4844::{Blob, BlobTransactionSidecar, c_kzg, kzg_to_versioned_hash};
+use alloy::eips::eip7594::BlobTransactionSidecarVariant;
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, B256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder, RootProvider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+use async_trait::async_trait;
+use ordo_types::Limits;
+use ordo_types::da::{BLOB_BYTES, Frame, frame_capacity, frame_from_blobs};
+use tokio::sync::Mutex;
+
+use super::{Confirmation, DaBackend, DaError, Locator, Receipt};
+use crate::l1::Finality;
+
+/// Which proofs a blob transaction carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobProofs {
+    /// One KZG proof per blob (Cancun, Prague).
+    Eip4844,
+    /// 128 cell proofs per blob (Osaka and later, EIP-7594).
+    Eip7594,
+}
+
+/// How to reach the L1 and what to pay.
+#[derive(Debug, Clone)]
+pub struct BlobConfig {
+    /// The L1's JSON-RPC endpoint.
+    pub rpc: String,
+    /// The batch-inbox address (genesis `da.batch_inbox`).
+    pub batch_inbox: Address,
+    /// Which blocks count as final.
+    pub finality: Finality,
+    /// Most blobs per transaction (6 on Ethereum since Cancun).
+    pub max_blobs_per_tx: usize,
+    /// Cap on `max_fee_per_gas`, in wei.
+    pub max_fee_per_gas: u128,
+    /// Cap on `max_fee_per_blob_gas`, in wei.
+    pub max_fee_per_blob_gas: u128,
+    pub proofs: BlobProofs,
+    pub limits: Limits,
+}
+
+/// Blob transactions on an Ethereum L1. Posting needs a key; confirming, fetching and scanning
+/// do not.
+#[derive(Debug)]
+pub struct EthereumBlobs {
+    cfg: BlobConfig,
+    read: RootProvider,
+    write: Option<(Address, DynProvider)>,
+    /// Serializes submissions, so nonces are taken in order.
+    posting: Mutex<()>,
+}
+
+fn retry(what: &str) -> impl Fn(alloy::transports::TransportError) -> DaError + '_ {
+    move |e| DaError::Retry(format!("L1 {what}: {e}"))
+}
+
+fn url(rpc: &str) -> Result<alloy::transports::http::reqwest::Url, DaError> {
+    rpc.parse()
+        .map_err(|e| DaError::Fatal(format!("da: bad L1 RPC URL {rpc:?}: {e}")))
+}
+
+impl EthereumBlobs {
+    /// A reader of the L1 at `cfg.rpc`; with `key_hex`, also a poster.
+    pub fn new(cfg: BlobConfig, key_hex: Option<&str>) -> Result<EthereumBlobs, DaError> {
+        if cfg.max_blobs_per_tx == 0 {
+            return Err(DaError::Fatal(
+                "da: max_blobs_per_tx must be at least 1".into(),
+            ));
+        }
+        let read = RootProvider::new_http(url(&cfg.rpc)?);
+        let write = match key_hex {
+            None => None,
+            Some(k) => {
+                let signer: PrivateKeySigner = k
+                    .trim()
+                    .trim_start_matches("0x")
+                    .parse()
+                    .map_err(|e| DaError::Fatal(format!("da: bad L1 private key: {e}")))?;
+                let from = signer.address();
+                let p = ProviderBuilder::new()
+                    .wallet(EthereumWallet::from(signer))
+                    .connect_http(url(&cfg.rpc)?)
+                    .erased();
+                Some((from, p))
+            }
+        };
+        Ok(EthereumBlobs {
+            cfg,
+            read,
+            write,
+            posting: Mutex::new(()),
+        })
+    }
+
+    /// The account that posts, if this backend has a key.
+    pub fn poster(&self) -> Option<Address> {
+        self.write.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The highest final L1 block.
+    pub async fn final_head(&self) -> Result<u64, DaError> {
+        match self.cfg.finality {
+            Finality::Depth(k) => Ok(self
+                .read
+                .get_block_number()
+                .await
+                .map_err(retry("block number"))?
+                .saturating_sub(k)),
+            Finality::Finalized => self
+                .read
+                .get_block_by_number(BlockNumberOrTag::Finalized)
+                .await
+                .map_err(retry("finalized block"))?
+                .map(|b| b.header.number)
+                .ok_or_else(|| DaError::Retry("L1 has no finalized block yet".into())),
+        }
+    }
+
+    /// Fees for a new transaction: twice the current base fees (so it survives a few blocks of
+    /// rising fees), within the caps. Refuses (retry) while the blob base fee is above its cap.
+    async fn fees(&self, bump: u32) -> Result<(u128, u128, u128), DaError> {
+        let est = self
+            .read
+            .estimate_eip1559_fees()
+            .await
+            .map_err(retry("fee estimate"))?;
+        let blob_base = self
+            .read
+            .get_blob_base_fee()
+            .await
+            .map_err(retry("blob base fee"))?;
+        if blob_base > self.cfg.max_fee_per_blob_gas {
+            return Err(DaError::Retry(format!(
+                "blob base fee {blob_base} wei is above the cap max_fee_per_blob_gas = {}",
+                self.cfg.max_fee_per_blob_gas
+            )));
+        }
+        let scale = |v: u128| v.saturating_mul(2).saturating_mul(1 << bump.min(16));
+        let tip = scale(est.max_priority_fee_per_gas.max(1)).min(self.cfg.max_fee_per_gas);
+        let fee = scale(est.max_fee_per_gas)
+            .max(tip)
+            .min(self.cfg.max_fee_per_gas);
+        let blob_fee = scale(blob_base.max(1)).min(self.cfg.max_fee_per_blob_gas);
+        Ok((fee, tip, blob_fee))
+    }
+
+    /// Posts `frame` with `nonce` (the account's next pending nonce when `None`), its fees
+    /// scaled by `2^bump` for a replacement of a stuck transaction.
+    pub async fn submit_with(
+        &self,
+        frame: &Frame,
+        nonce: Option<u64>,
+        bump: u32,
+    ) -> Result<Receipt, DaError> {
+        let Some((from, provider)) = &self.write else {
+            return Err(DaError::Fatal("da: no L1 key to post with".into()));
+        };
+        let blobs = frame.to_blobs();
+        if blobs.len() > self.cfg.max_blobs_per_tx {
+            return Err(DaError::Fatal(format!(
+                "frame of {} bytes needs {} blobs, more than max_blobs_per_tx = {}",
+                frame.encoded_len(),
+                blobs.len(),
+                self.cfg.max_blobs_per_tx
+            )));
+        }
+        let proofs = self.cfg.proofs;
+        let sidecar = on_kzg_thread(move || sidecar(&blobs, proofs)).await?;
+        let versioned_hashes: Vec<B256> = sidecar.versioned_hashes().collect();
+        let _one_at_a_time = self.posting.lock().await;
+        let (fee, tip, blob_fee) = self.fees(bump).await?;
+        let nonce = match nonce {
+            Some(n) => n,
+            None => self
+                .read
+                .get_transaction_count(*from)
+                .pending()
+                .await
+                .map_err(retry("nonce"))?,
+        };
+        let mut tx = TransactionRequest::default()
+            .with_from(*from)
+            .with_to(self.cfg.batch_inbox)
+            .with_nonce(nonce)
+            .with_gas_limit(21_000)
+            .with_max_fee_per_gas(fee)
+            .with_max_priority_fee_per_gas(tip)
+            .max_fee_per_blob_gas(blob_fee);
+        tx.sidecar = Some(sidecar);
+        tx.populate_blob_hashes();
+        let pending = provider
+            .send_transaction(tx)
+            .await
+            .map_err(retry("blob transaction"))?;
+        Ok(Receipt::of(
+            frame,
+            Locator::EthereumBlobs {
+                tx_hash: pending.tx_hash().to_string(),
+                sender: from.to_string(),
+                nonce,
+                versioned_hashes: versioned_hashes.iter().map(ToString::to_string).collect(),
+            },
+        ))
+    }
+
+    /// The blob transaction a receipt names, and its sender and nonce.
+    fn locator(receipt: &Receipt) -> Result<(B256, Address, u64), DaError> {
+        let Locator::EthereumBlobs {
+            tx_hash,
+            sender,
+            nonce,
+            ..
+        } = &receipt.locator
+        else {
+            return Err(DaError::Fatal(format!(
+                "not a blob receipt: {:?}",
+                receipt.locator
+            )));
+        };
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            DaError::Fatal(format!("blob receipt: bad {what}: {e}"))
+        };
+        let hash = tx_hash.parse().map_err(|e| bad("tx_hash", &e))?;
+        let sender = sender.parse().map_err(|e| bad("sender", &e))?;
+        Ok((hash, sender, *nonce))
+    }
+
+    /// The frame carried by blob transaction `hash`, read back from the L1: the transaction
+    /// must be a blob transaction to the batch inbox, and each blob must match its versioned
+    /// hash. `Ok(None)` when the L1 does not know the transaction.
+    pub async fn fetch_tx(&self, hash: B256) -> Result<Option<(u64, Frame)>, DaError> {
+        let Some(tx) = self
+            .read
+            .get_transaction_by_hash(hash)
+            .await
+            .map_err(retry("transaction"))?
+        else {
+            return Ok(None);
+        };
+        if tx.to() != Some(self.cfg.batch_inbox) {
+            return Err(DaError::Fatal(format!(
+                "transaction {hash} is not sent to the batch inbox"
+            )));
+        }
+        let Some(block) = tx.block_number else {
+            return Err(DaError::Retry(format!(
+                "transaction {hash} is in no block yet"
+            )));
+        };
+        let hashes = tx.blob_versioned_hashes().unwrap_or_default().to_vec();
+        // As bytes, not `Blob`s: a 128 KiB array deserialized by value would sit on the stack.
+        let blobs: Option<Vec<alloy::primitives::Bytes>> = self
+            .read
+            .client()
+            .request("anvil_getBlobsByTransactionHash", (hash,))
+            .await
+            .map_err(retry("blobs"))?;
+        let blobs = blobs.ok_or_else(|| DaError::Retry(format!("no blobs for {hash} yet")))?;
+        let limits = self.cfg.limits;
+        let frame = on_kzg_thread(move || {
+            check_blobs(&blobs, &hashes)?;
+            frame_from_blobs(&blobs, &limits)
+                .map_err(|e| DaError::Fatal(format!("blob transaction {hash}: {e}")))
+        })
+        .await?;
+        Ok(Some((block, frame)))
+    }
+
+    /// Every frame posted to the batch inbox in L1 blocks `from..=to`, with its block and
+    /// transaction, in L1 order. A transaction to the inbox that does not carry a valid frame is
+    /// skipped with a warning (anyone may send to the address).
+    pub async fn scan(&self, from: u64, to: u64) -> Result<Vec<Posted>, DaError> {
+        let mut out = Vec::new();
+        for n in from..=to {
+            let Some(block) = self
+                .read
+                .get_block_by_number(BlockNumberOrTag::Number(n))
+                .full()
+                .await
+                .map_err(retry("block"))?
+            else {
+                return Err(DaError::Retry(format!("L1 block {n} not found")));
+            };
+            for tx in block.transactions.txns() {
+                if tx.to() != Some(self.cfg.batch_inbox) || tx.blob_versioned_hashes().is_none() {
+                    continue;
+                }
+                let hash = *tx.inner.tx_hash();
+                match self.fetch_tx(hash).await {
+                    Ok(Some((l1_block, frame))) => out.push(Posted {
+                        l1_block,
+                        tx_hash: hash,
+                        sender: tx.inner.signer(),
+                        frame,
+                    }),
+                    Ok(None) => {}
+                    Err(DaError::Fatal(e)) => tracing::warn!("da: skipping {hash}: {e}"),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A frame found on the L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub l1_block: u64,
+    pub tx_hash: B256,
+    pub sender: Address,
+    pub frame: Frame,
+}
+
+/// Runs KZG work on a thread of its own: it is CPU-heavy (cell proofs take a good part of a
+/// second per blob), so it stays off the async runtime, and it handles 128 KiB blobs by value,
+/// so it gets a stack that holds several.
+async fn on_kzg_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, DaError> + Send + 'static,
+) -> Result<T, DaError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("ordo-kzg".into())
+        .stack_size(32 << 20)
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| DaError::Retry(format!("KZG thread: {e}")))?;
+    rx.await
+        .map_err(|_| DaError::Fatal("KZG thread panicked".into()))?
+}
+
+/// The sidecar for `blobs`, with the proofs asked for. The blobs are copied straight into
+/// heap-allocated elements (never collected through iterator adapters, which in a debug build
+/// keep copies of every 128 KiB blob on the stack).
+fn sidecar(
+    blobs: &[Vec<u8>],
+    proofs: BlobProofs,
+) -> Result<BlobTransactionSidecarVariant, DaError> {
+    let mut out = vec![Blob::ZERO; blobs.len()];
+    for (dst, src) in out.iter_mut().zip(blobs) {
+        if src.len() != BLOB_BYTES {
+            return Err(DaError::Fatal(format!("blob of {} bytes", src.len())));
+        }
+        dst.0.copy_from_slice(src);
+    }
+    let settings = EnvKzgSettings::Default.get();
+    let kzg = |e: c_kzg::Error| DaError::Fatal(format!("KZG: {e}"));
+    let s = BlobTransactionSidecar::try_from_blobs_with_settings(out, settings).map_err(kzg)?;
+    Ok(match proofs {
+        BlobProofs::Eip4844 => BlobTransactionSidecarVariant::Eip4844(s),
+        BlobProofs::Eip7594 => {
+            BlobTransactionSidecarVariant::Eip7594(s.try_into_7594(settings).map_err(kzg)?)
+        }
+    })
+}
+
+/// Each blob against the versioned hash of its position: `0x01 ‖ sha256(commitment)[1..]`
+/// of its KZG commitment, recomputed here rather than taken from anyone.
+fn check_blobs(blobs: &[alloy::primitives::Bytes], hashes: &[B256]) -> Result<(), DaError> {
+    if blobs.len() != hashes.len() {
+        return Err(DaError::Fatal(format!(
+            "{} blobs for {} versioned hashes",
+            blobs.len(),
+            hashes.len()
+        )));
+    }
+    let settings = EnvKzgSettings::Default.get();
+    for (i, (blob, want)) in blobs.iter().zip(hashes).enumerate() {
+        let b =
+            c_kzg::Blob::from_bytes(blob).map_err(|e| DaError::Fatal(format!("blob {i}: {e}")))?;
+        let commitment = settings
+            .blob_to_kzg_commitment(&b)
+            .map_err(|e| DaError::Fatal(format!("blob {i}: {e}")))?;
+        let got = kzg_to_versioned_hash(commitment.to_bytes().as_slice());
+        if got != *want {
+            return Err(DaError::Fatal(format!(
+                "blob {i} does not match versioned hash {want} (its commitment gives {got})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl DaBackend for EthereumBlobs {
+    fn describe(&self) -> String {
+        format!("ethereum-blobs({})", self.cfg.rpc)
+    }
+
+    fn frame_capacity(&self) -> usize {
+        frame_capacity(self.cfg.max_blobs_per_tx)
+    }
+
+    async fn submit(&self, frame: &Frame) -> Result<Receipt, DaError> {
+        self.submit_with(frame, None, 0).await
+    }
+
+    async fn confirm(&self, receipt: &Receipt) -> Result<Confirmation, DaError> {
+        let (hash, sender, nonce) = Self::locator(receipt)?;
+        let rc = self
+            .read
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(retry("receipt"))?;
+        let Some(rc) = rc else {
+            // Not in a block: pending, unless the nonce has been used by another transaction.
+            let used = self
+                .read
+                .get_transaction_count(sender)
+                .latest()
+                .await
+                .map_err(retry("nonce"))?;
+            return Ok(if used > nonce {
+                Confirmation::Dropped
+            } else {
+                Confirmation::Pending
+            });
+        };
+        let Some(l1_block) = rc.block_number else {
+            return Ok(Confirmation::Pending);
+        };
+        if !rc.status() {
+            return Ok(Confirmation::Dropped);
+        }
+        Ok(if l1_block <= self.final_head().await? {
+            Confirmation::Available { l1_block }
+        } else {
+            Confirmation::Included { l1_block }
+        })
+    }
+
+    async fn fetch(&self, receipt: &Receipt) -> Result<Frame, DaError> {
+        let (hash, _, _) = Self::locator(receipt)?;
+        let (_, frame) = self
+            .fetch_tx(hash)
+            .await?
+            .ok_or_else(|| DaError::Retry(format!("transaction {hash} not found")))?;
+        let want = (receipt.first, receipt.last, receipt.part);
+        if (frame.first, frame.last, frame.part) != want {
+            return Err(DaError::Fatal(format!(
+                "transaction {hash} holds heights {}..={} part {}, not the receipt's",
+                frame.first.0, frame.last.0, frame.part
+            )));
+        }
+        Ok(frame)
+    }
+}
+
+const _: () = assert!(BLOB_BYTES == c_kzg::BYTES_PER_BLOB);

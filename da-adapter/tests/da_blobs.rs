@@ -1,0 +1,401 @@
+//! The DA backends against the real thing: certified batches posted as blob transactions to a
+//! real anvil (EIP-4844 proofs at Cancun, EIP-7594 cell proofs at Osaka), reported available
+//! only at the configured finality, read back byte for byte by a reader without a key, found
+//! by scanning the L1; a transaction to the inbox that carries no frame is skipped. The local
+//! backend: frames on disk, available once written.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use std::time::{Duration, Instant};
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::Address;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use ordo_da_adapter::da::{
+    BlobConfig, BlobProofs, Confirmation, DaBackend, DaError, EthereumBlobs, LocalDa, Receipt,
+};
+use ordo_da_adapter::l1::Finality;
+use ordo_da_adapter::l1::dev::{Anvil, DEV_KEY};
+use ordo_types::bls::{BlsSecretKey, Validator, ValidatorSet, attestation_message};
+use ordo_types::da::{Certified, Frame, assemble, decode_entries, pack};
+use ordo_types::tx::Transaction;
+use ordo_types::{
+    Address as OrdoAddress, Batch, BatchHeader, BatchTx, Certificate, ChainId, ConsensusKey, Epoch,
+    ForcedCursor, Hash, Height, L1Ref, Limits, Namespace, Round, ValidatorIndex,
+};
+
+const CHAIN: ChainId = ChainId(77);
+const INBOX: Address = Address::new([0xda; 20]);
+
+fn sk(i: u8) -> BlsSecretKey {
+    BlsSecretKey::from_seed(&[i + 1; 32])
+}
+
+fn validator_set() -> ValidatorSet {
+    let vs = (0..4u8)
+        .map(|i| Validator {
+            address: OrdoAddress([i; 20]),
+            voting_power: 1,
+            consensus_key: ConsensusKey([i; 32]),
+            bls_key: sk(i).public_key(),
+            bls_pop: sk(i).proof_of_possession(),
+        })
+        .collect();
+    ValidatorSet::new(vs, 16).unwrap()
+}
+
+/// Certified batches at heights `1..=n`, chained by parent hash; height `h` carries
+/// `per_height(h)` transactions of 200-byte payloads over namespaces 1..=3.
+fn certified(n: u64, per_height: impl Fn(u64) -> usize) -> Vec<Certified> {
+    let set = validator_set();
+    let limits = Limits::default();
+    let mut parent = Hash::ZERO;
+    (1..=n)
+        .map(|h| {
+            let header = BatchHeader {
+                chain_id: CHAIN,
+                height: Height(h),
+                parent_hash: parent,
+                timestamp_ms: 1_800_000_000_000 + h * 100,
+                epoch: Epoch(0),
+                validator_set_hash: set.hash(),
+                l1_ref: L1Ref {
+                    number: 1,
+                    hash: Hash([1; 32]),
+                },
+                forced_cursor: ForcedCursor { first: 0, next: 0 },
+                namespaces_root: Hash::ZERO,
+                tx_count: 0,
+                body_bytes: 0,
+                proposer: OrdoAddress([0; 20]),
+            };
+            let k = per_height(h);
+            let txs = (0..k)
+                .map(|i| {
+                    let ns = 1 + (i * 3 / k.max(1)) as u64;
+                    let mut payload = vec![(h % 251) as u8; 200];
+                    payload[..8].copy_from_slice(&(h * 1_000_000 + i as u64).to_be_bytes());
+                    BatchTx::Ordinary(Transaction::new(Namespace(ns), payload))
+                })
+                .collect();
+            let batch = Batch::seal(header, txs, 0, &limits).unwrap();
+            parent = batch.hash();
+            let msg = attestation_message(CHAIN, Height(h), Round(0), &batch.hash());
+            let idx = |a: OrdoAddress| {
+                set.validators()
+                    .iter()
+                    .position(|v| v.address == a)
+                    .unwrap()
+            };
+            let votes: Vec<_> = (0..3u8)
+                .map(|i| {
+                    let at = idx(OrdoAddress([i; 20]));
+                    (ValidatorIndex(at as u32), sk(i).sign(&msg))
+                })
+                .collect();
+            let certificate =
+                Certificate::aggregate(&set, CHAIN, Height(h), Round(0), batch.hash(), &votes)
+                    .unwrap()
+                    .certificate;
+            Certified { batch, certificate }
+        })
+        .collect()
+}
+
+fn config(anvil: &Anvil, finality: Finality, proofs: BlobProofs) -> BlobConfig {
+    BlobConfig {
+        rpc: anvil.url.clone(),
+        batch_inbox: INBOX,
+        finality,
+        max_blobs_per_tx: 6,
+        max_fee_per_gas: 1_000_000_000_000,
+        max_fee_per_blob_gas: 1_000_000_000_000,
+        proofs,
+        limits: Limits::default(),
+    }
+}
+
+/// Polls `confirm` for `r` until it is available, checking every answer against the L1 head
+/// read just before (`h0`) and just after (`h1`) the call: available at block `b` only if
+/// `h1 >= b + depth`, included (not yet available) only if `h0 < b + depth`. Returns the block
+/// and whether a not-yet-available state was seen first.
+async fn until_available(
+    anvil: &Anvil,
+    reader: &EthereumBlobs,
+    r: &Receipt,
+    depth: u64,
+    secs: u64,
+) -> (u64, bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut waited = false;
+    loop {
+        let h0 = anvil_head(anvil).await;
+        let c = reader.confirm(r).await.unwrap();
+        let h1 = anvil_head(anvil).await;
+        match c {
+            Confirmation::Available { l1_block } => {
+                assert!(
+                    h1 >= l1_block + depth,
+                    "available at {l1_block} with head {h1}"
+                );
+                return (l1_block, waited);
+            }
+            Confirmation::Included { l1_block } => {
+                assert!(
+                    h0 < l1_block + depth,
+                    "only included at {l1_block} with head {h0}"
+                );
+                waited = true;
+            }
+            Confirmation::Pending => waited = true,
+            Confirmation::Dropped => panic!("dropped: {r:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{r:?}: still {c:?} after {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The certified batches a set of frames carries, decoded and checked in order.
+fn decode_all(frames: &[Frame]) -> Vec<Certified> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(f) = frames.get(i) {
+        let group = &frames[i..i + usize::from(f.parts)];
+        let data = assemble(group).unwrap();
+        out.extend(decode_entries(f.chain_id, f.first, f.last, &data, &Limits::default()).unwrap());
+        i += group.len();
+    }
+    out
+}
+
+fn encodings(c: &[Certified]) -> Vec<Vec<u8>> {
+    c.iter()
+        .map(|c| {
+            let mut v = Vec::new();
+            c.encode_into(&mut v);
+            v
+        })
+        .collect()
+}
+
+/// Posts `batches` through `poster`, returning the receipts in frame order.
+async fn post_all(poster: &EthereumBlobs, batches: &[Certified]) -> (Vec<Frame>, Vec<Receipt>) {
+    let frames = pack(CHAIN, batches, poster.frame_capacity());
+    let mut receipts = Vec::new();
+    for f in &frames {
+        receipts.push(poster.submit(f).await.unwrap());
+    }
+    (frames, receipts)
+}
+
+async fn round_trip(hardfork: &str, proofs: BlobProofs) {
+    let anvil = Anvil::spawn_fork(0, Some(1), hardfork).await.unwrap();
+    let depth = 4;
+    let finality = Finality::Depth(depth);
+    let poster = EthereumBlobs::new(config(&anvil, finality, proofs), Some(DEV_KEY)).unwrap();
+    let reader = EthereumBlobs::new(config(&anvil, finality, proofs), None).unwrap();
+    let start = anvil_head(&anvil).await;
+    // 120 heights: mostly small, one of about 600 kB (five blobs alone), and enough bytes
+    // overall for several frames.
+    let batches = certified(120, |h| {
+        if h == 60 {
+            2_900
+        } else {
+            (h as usize * 37) % 400
+        }
+    });
+    let (frames, receipts) = post_all(&poster, &batches).await;
+    assert!(frames.len() >= 3, "{} frames", frames.len());
+    let blobs: usize = frames.iter().map(|f| f.to_blobs().len()).sum();
+    // Available only at the finality depth, and the last frame is seen not yet available.
+    let mut blocks = Vec::new();
+    for (i, r) in receipts.iter().enumerate() {
+        let (b, waited) = until_available(&anvil, &reader, r, depth, 60).await;
+        if i + 1 == receipts.len() {
+            assert!(waited, "the last frame was available at once");
+        }
+        blocks.push(b);
+    }
+    // Read back by a reader without a key, frame by frame and by scanning the L1.
+    let mut fetched = Vec::new();
+    for r in &receipts {
+        fetched.push(reader.fetch(r).await.unwrap());
+    }
+    assert_eq!(fetched, frames);
+    let back = decode_all(&fetched);
+    assert_eq!(encodings(&back), encodings(&batches), "byte for byte");
+    let set = validator_set();
+    for c in &back {
+        c.certificate
+            .verify_for(&set, CHAIN, c.batch.header.height, &c.batch.hash())
+            .unwrap();
+    }
+    let last = *blocks.iter().max().unwrap();
+    let scanned = reader.scan(start, last).await.unwrap();
+    let found: Vec<Frame> = scanned.iter().map(|p| p.frame.clone()).collect();
+    assert_eq!(found, frames, "the scan finds every frame, in order");
+    assert!(scanned.iter().all(|p| Some(p.sender) == poster.poster()));
+    println!(
+        "{hardfork}: {} heights in {} frames, {blobs} blobs, L1 blocks {:?}",
+        batches.len(),
+        frames.len(),
+        (blocks.first(), blocks.last())
+    );
+}
+
+async fn anvil_head(anvil: &Anvil) -> u64 {
+    alloy::providers::RootProvider::<alloy::network::Ethereum>::new_http(anvil.url.parse().unwrap())
+        .get_block_number()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certified_batches_round_trip_through_blobs_at_cancun() {
+    round_trip("cancun", BlobProofs::Eip4844).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certified_batches_round_trip_through_cell_proofs_at_osaka() {
+    round_trip("osaka", BlobProofs::Eip7594).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_transaction_without_a_frame_is_skipped_and_refused() {
+    let anvil = Anvil::spawn_fork(0, None, "cancun").await.unwrap();
+    let cfg = config(&anvil, Finality::Depth(0), BlobProofs::Eip4844);
+    let reader = EthereumBlobs::new(cfg.clone(), None).unwrap();
+    // Someone sends a blob of garbage to the inbox, then a frame follows.
+    let signer: alloy::signers::local::PrivateKeySigner = DEV_KEY[2..].parse().unwrap();
+    let p = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(anvil.url.parse().unwrap());
+    // Built on a thread with room for a 128 KiB blob and the KZG prover's stack.
+    let sidecar = std::thread::Builder::new()
+        .stack_size(32 << 20)
+        .spawn(|| {
+            let mut blob = vec![alloy::eips::eip4844::Blob::ZERO];
+            blob[0].0[1..9].copy_from_slice(b"not ordo");
+            alloy::eips::eip4844::BlobTransactionSidecar::try_from_blobs_with_settings(
+                blob,
+                alloy::eips::eip4844::env_settings::EnvKzgSettings::Default.get(),
+            )
+            .unwrap()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let mut tx = TransactionRequest::default()
+        .with_to(INBOX)
+        .with_gas_limit(21_000)
+        .max_fee_per_blob_gas(1_000_000_000);
+    tx.sidecar = Some(sidecar.into());
+    tx.populate_blob_hashes();
+    let junk_hash = p
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap()
+        .transaction_hash;
+    let poster = EthereumBlobs::new(cfg, Some(DEV_KEY)).unwrap();
+    let batches = certified(3, |h| h as usize);
+    let (frames, receipts) = post_all(&poster, &batches).await;
+    let (l1_block, _) = until_available(&anvil, &reader, &receipts[0], 0, 30).await;
+    let found = reader.scan(1, l1_block).await.unwrap();
+    assert_eq!(found.len(), 1, "only the frame: {found:?}");
+    assert_eq!(found[0].frame, frames[0]);
+    match reader.fetch_tx(junk_hash).await {
+        Err(DaError::Fatal(e)) => assert!(e.contains("frame"), "{e}"),
+        other => panic!("junk blob accepted: {other:?}"),
+    }
+    // A receipt whose heights do not match the frame the transaction holds is refused.
+    let mut wrong = receipts[0].clone();
+    wrong.first = Height(2);
+    assert!(matches!(reader.fetch(&wrong).await, Err(DaError::Fatal(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fees_above_the_cap_are_retried_not_paid() {
+    let anvil = Anvil::spawn_fork(0, None, "cancun").await.unwrap();
+    let mut cfg = config(&anvil, Finality::Depth(0), BlobProofs::Eip4844);
+    cfg.max_fee_per_blob_gas = 0;
+    let poster = EthereumBlobs::new(cfg, Some(DEV_KEY)).unwrap();
+    let frames = pack(CHAIN, &certified(1, |_| 1), poster.frame_capacity());
+    match poster.submit(&frames[0]).await {
+        Err(DaError::Retry(e)) => assert!(e.contains("max_fee_per_blob_gas"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_local_backend_keeps_frames_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalDa::open(dir.path(), Limits::default()).unwrap();
+    let batches = certified(40, |h| h as usize % 7);
+    let frames = pack(CHAIN, &batches, 8_000);
+    assert!(frames.len() > 1);
+    let mut receipts = Vec::new();
+    for f in &frames {
+        let r = local.submit(f).await.unwrap();
+        assert!(matches!(
+            local.confirm(&r).await.unwrap(),
+            Confirmation::Available { .. }
+        ));
+        receipts.push(r);
+    }
+    // Reopened, it reads the same frames back.
+    let again = LocalDa::open(dir.path(), Limits::default()).unwrap();
+    let mut back = Vec::new();
+    for r in &receipts {
+        back.push(again.fetch(r).await.unwrap());
+    }
+    assert_eq!(encodings(&decode_all(&back)), encodings(&batches));
+    // A receipt cannot name a file outside the directory.
+    let mut escape = receipts[0].clone();
+    escape.locator = ordo_da_adapter::da::Locator::Local {
+        file: "../etc/passwd".into(),
+    };
+    assert!(matches!(local.fetch(&escape).await, Err(DaError::Fatal(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_blob_transaction_is_replaced_with_higher_fees() {
+    let anvil = Anvil::spawn_fork(0, None, "cancun").await.unwrap();
+    let rpc = alloy::providers::RootProvider::<alloy::network::Ethereum>::new_http(
+        anvil.url.parse().unwrap(),
+    );
+    let _: () = rpc
+        .client()
+        .request("evm_setAutomine", (false,))
+        .await
+        .unwrap();
+    let cfg = config(&anvil, Finality::Depth(0), BlobProofs::Eip4844);
+    let poster = EthereumBlobs::new(cfg, Some(DEV_KEY)).unwrap();
+    let frames = pack(
+        CHAIN,
+        &certified(4, |h| h as usize),
+        poster.frame_capacity(),
+    );
+    let stuck = poster.submit(&frames[0]).await.unwrap();
+    assert_eq!(poster.confirm(&stuck).await.unwrap(), Confirmation::Pending);
+    let ordo_da_adapter::da::Locator::EthereumBlobs { nonce, .. } = stuck.locator.clone() else {
+        unreachable!()
+    };
+    // The same frame, same nonce, fees doubled: the pool takes it in place of the first.
+    let bumped = poster
+        .submit_with(&frames[0], Some(nonce), 1)
+        .await
+        .unwrap();
+    assert_ne!(bumped.locator, stuck.locator);
+    let _: String = rpc.client().request("evm_mine", ()).await.unwrap();
+    let (block, _) = until_available(&anvil, &poster, &bumped, 0, 10).await;
+    assert!(block >= 1);
+    assert_eq!(poster.confirm(&stuck).await.unwrap(), Confirmation::Dropped);
+    assert_eq!(poster.fetch(&bumped).await.unwrap(), frames[0]);
+}
