@@ -121,6 +121,53 @@ fn certificate_from_deterministic_keys() {
 }
 
 #[test]
+fn a_da_frame_and_its_blob() {
+    use ordo_types::da::{Certified, pack};
+    let s = set(&[1, 1, 1, 1]);
+    let mut parent = Hash::ZERO;
+    let entries: Vec<Certified> = [vec![tx(1, b"a"), tx(2, b"bc")], body()]
+        .into_iter()
+        .enumerate()
+        .map(|(i, txs)| {
+            let mut h = header(i as u64 + 1);
+            h.parent_hash = parent;
+            let forced_next = if i == 0 { 0 } else { 12 };
+            let batch = Batch::seal(h, txs, forced_next, &Limits::default()).unwrap();
+            parent = batch.hash();
+            let height = batch.header.height;
+            let msg = attestation_message(CHAIN, height, Round(0), &batch.hash());
+            let votes: Vec<_> = [0, 1, 2]
+                .iter()
+                .map(|&v| (ValidatorIndex(v), sk_at(&s, v as usize).sign(&msg)))
+                .collect();
+            let certificate =
+                Certificate::aggregate(&s, CHAIN, height, Round(0), batch.hash(), &votes)
+                    .unwrap()
+                    .certificate;
+            Certified { batch, certificate }
+        })
+        .collect();
+    let frames = pack(CHAIN, &entries, 1 << 20);
+    assert_eq!(frames.len(), 1);
+    let frame = frames[0].encode();
+    let blob = &frames[0].to_blobs()[0];
+    let used = frame.len().div_ceil(31) * 32;
+    golden(
+        "frame.json",
+        json!({
+            "chain_id": CHAIN,
+            "entries": entries.iter().map(|c| json!({
+                "header": hex::encode(c.batch.header.to_bytes()),
+                "txs": c.batch.txs.iter().map(|t| hex::encode(t.encode())).collect::<Vec<_>>(),
+                "certificate": hex::encode(c.certificate.encode()),
+            })).collect::<Vec<_>>(),
+            "frame": hex::encode(&frame),
+            "blob_prefix": hex::encode(&blob[..used]),
+        }),
+    );
+}
+
+#[test]
 fn an_independent_python_implementation_agrees() {
     let out = std::process::Command::new("python3")
         .arg(dir().join("check_vectors.py"))

@@ -113,11 +113,36 @@ def check_certificate(failures):
         failures.append("certificate encoding length differs")
 
 
+def check_frame(failures):
+    case = json.load(open(os.path.join(HERE, "frame.json")))
+    data = b""
+    heights = []
+    for e in case["entries"]:
+        header = unhex(e["header"])
+        heights.append(struct.unpack(">Q", header[9:17])[0])
+        body = b"".join(unhex(t) for t in e["txs"])
+        (body_bytes,) = struct.unpack(">Q", header[189:197])
+        if body_bytes != len(body):
+            failures.append("frame entry body_bytes differs from its body")
+        cert = unhex(e["certificate"])
+        data += header + body + struct.pack(">I", len(cert)) + cert
+    frame = b"ORDA" + struct.pack(
+        ">BQQQHHI", 1, case["chain_id"], heights[0], heights[-1], 0, 1, len(data)
+    ) + data
+    frame += sha256(b"ordo.frame.v1", frame)
+    if frame.hex() != case["frame"]:
+        failures.append("frame bytes differ")
+    blob = b"".join(b"\x00" + frame[i:i + 31].ljust(31, b"\x00") for i in range(0, len(frame), 31))
+    if blob.hex() != case["blob_prefix"]:
+        failures.append("blob packing differs")
+
+
 def main():
     failures = []
     check_headers(failures)
     check_trees(failures)
     check_certificate(failures)
+    check_frame(failures)
     for f in failures:
         print("FAIL:", f)
     if failures:
