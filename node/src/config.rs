@@ -109,6 +109,57 @@ pub struct RollupSection {
     pub executor: String,
 }
 
+/// `[da]`: where this validator posts certified batches (docs/DA.md). Without it, nothing is
+/// posted and no height is reported available.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaSection {
+    /// `"local"` (frames in `<home>/data/da/`) or `"ethereum-blobs"`.
+    pub backend: String,
+    /// The L1's JSON-RPC URL (`ethereum-blobs`). `ORDO_DA_RPC` overrides.
+    pub rpc: String,
+    /// The L1 account key that pays for blobs: a file (mode 0600, hex, relative to the home)
+    /// or an environment variable holding the hex key. Never the key itself.
+    pub key_file: Option<String>,
+    pub key_env: Option<String>,
+    /// `"finalized"`, or `"latest-K"` for development chains.
+    pub finality: String,
+    /// `"eip4844"` (Cancun, Prague) or `"eip7594"` (cell proofs, Osaka and later).
+    pub proofs: String,
+    pub max_blobs_per_tx: usize,
+    /// Fee caps: a blob transaction never bids above them; while the L1's blob base fee is
+    /// above `max_fee_per_blob_gas_gwei`, posting waits.
+    pub max_fee_per_gas_gwei: u64,
+    pub max_fee_per_blob_gas_gwei: u64,
+    /// How often the poster and the watcher look at the chain and the L1.
+    pub poll_ms: u64,
+    /// How long after a range is certified, without it landing on the L1, the next validator
+    /// in the rotation posts it.
+    pub takeover_after_ms: u64,
+    /// How long a posted frame may stay out of a block before it is sent again with doubled
+    /// fees.
+    pub bump_after_ms: u64,
+}
+
+impl Default for DaSection {
+    fn default() -> Self {
+        DaSection {
+            backend: "local".into(),
+            rpc: String::new(),
+            key_file: None,
+            key_env: None,
+            finality: "finalized".into(),
+            proofs: "eip4844".into(),
+            max_blobs_per_tx: 6,
+            max_fee_per_gas_gwei: 500,
+            max_fee_per_blob_gas_gwei: 500,
+            poll_ms: 500,
+            takeover_after_ms: 12_000,
+            bump_after_ms: 24_000,
+        }
+    }
+}
+
 /// The whole `config.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +178,8 @@ pub struct Config {
     pub testing: TestingSection,
     #[serde(default, rename = "rollup", skip_serializing_if = "Vec::is_empty")]
     pub rollups: Vec<RollupSection>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub da: Option<DaSection>,
 }
 
 /// Why a config file was refused.
@@ -161,6 +214,9 @@ impl Config {
         if let Ok(v) = std::env::var("ORDO_L1_RPC") {
             c.l1.get_or_insert_with(L1Section::default).rpc =
                 v.split(',').map(|s| s.trim().to_string()).collect();
+        }
+        if let (Ok(v), Some(d)) = (std::env::var("ORDO_DA_RPC"), c.da.as_mut()) {
+            d.rpc = v;
         }
         crate::rollups::specs(&c.rollups)
             .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;

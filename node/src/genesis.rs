@@ -111,6 +111,22 @@ pub struct Genesis {
     pub params: ChainParams,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l1: Option<L1Genesis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub da: Option<DaGenesis>,
+}
+
+/// `da`: where the chain's batches are posted on the L1 (docs/DA.md). Every validator and every
+/// reader must agree on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaGenesis {
+    /// The batch-inbox address blob transactions are sent to, `0x`-prefixed hex.
+    pub batch_inbox: String,
+    /// The first L1 block readers scan.
+    pub start_block: u64,
+    /// Heights per posting range: range `k` (heights `k*R+1 ..= (k+1)*R`) is posted first by
+    /// validator `k mod n`.
+    pub range_heights: u64,
 }
 
 /// Why a genesis file was refused.

@@ -63,6 +63,10 @@ impl Home {
     pub fn decision_log(&self) -> PathBuf {
         self.0.join("data/decisions.log")
     }
+    /// The DA poster's state: the local backend's frames, the blob watcher's progress.
+    pub fn da_dir(&self) -> PathBuf {
+        self.0.join("data/da")
+    }
     /// Where an in-process rollup keeps its delivery cursor (and the builtin ledger its
     /// snapshot).
     pub fn rollup_dir(&self, namespace: ordo_types::Namespace) -> PathBuf {
@@ -213,6 +217,7 @@ fn config_for(
         l1: None,
         testing: TestingSection::default(),
         rollups: Vec::new(),
+        da: None,
     }
 }
 
@@ -236,6 +241,7 @@ pub fn init(home: &Home, chain_id: ChainId, ports: Ports) -> Result<Keys, InitEr
         limits: Limits::default(),
         params: ChainParams::default(),
         l1: None,
+        da: None,
     };
     write_genesis(home, &genesis)?;
     let moniker = home
@@ -319,6 +325,7 @@ pub fn testnet_init(
         limits: Limits::default(),
         params,
         l1: None,
+        da: None,
     };
     for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
         k.write(home, false)?;

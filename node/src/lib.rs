@@ -17,10 +17,12 @@
 //!   (same port); [`http`]: a small HTTP client.
 //! - [`wal`]: the consensus WAL checked before the engine starts; a torn or damaged one is kept
 //!   aside.
+//! - [`da`]: DA posting by rotation with takeover, and each height's available status.
 //! - [`l1`]: `ordo l1 deploy` and `ordo l1 enqueue` (the L1 reader is in `ordo-da-adapter`).
 
 pub mod app;
 pub mod config;
+pub mod da;
 pub mod decisions;
 pub mod doubles;
 pub mod follow;

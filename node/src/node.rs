@@ -166,6 +166,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let (l1, l1_task) = l1_of(&config, g, &home, decided_next)?;
     let rollups = crate::rollups::open(&config.rollups, &home, g.chain_id)
         .map_err(crate::config::ConfigError::Invalid)?;
+    let da_view = config.da.as_ref().map(|_| crate::da::DaView::default());
     let (mut feed, feed_handle) = Feed::new(store.clone());
     let shared = Arc::new(Shared {
         store,
@@ -180,10 +181,21 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         feed: feed_handle.clone(),
         net_faults,
         rollups: rollups.iter().map(|r| r.view.clone()).collect(),
+        da: da_view.clone(),
     });
     shared.inline_subscribers(&mut feed);
     let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
     tasks.extend(l1_task);
+    if let (Some(section), Some(view)) = (&config.da, da_view) {
+        let me = genesis
+            .set
+            .set
+            .index_of(&address)
+            .map_or(0, |i| u64::from(i.0));
+        let da = crate::da::start(section, g.da.as_ref(), &home, &shared, me, view)
+            .map_err(crate::config::ConfigError::Invalid)?;
+        tasks.extend(da.into_tasks());
+    }
     tasks.extend(
         rollups
             .into_iter()

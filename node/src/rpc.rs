@@ -95,6 +95,18 @@ async fn status(State(s): S) -> Response {
             }),
         );
     }
+    if let (Some(da), Some(obj)) = (&s.da, v.as_object_mut()) {
+        let st = da.lock().map(|d| d.clone()).unwrap_or_default();
+        let height = s.status_now().height().0;
+        let mut j = json!(st);
+        if let Some(o) = j.as_object_mut() {
+            o.insert(
+                "backlog".into(),
+                json!(height.saturating_sub(st.available_height)),
+            );
+        }
+        obj.insert("da".into(), j);
+    }
     if let (false, Some(obj)) = (s.rollups.is_empty(), v.as_object_mut()) {
         let height = s.status_now().height().0;
         obj.insert(

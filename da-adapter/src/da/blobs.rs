@@ -108,9 +108,28 @@ impl EthereumBlobs {
         })
     }
 
+    /// Loads the KZG trusted setup in the background (a few seconds in a debug build), so the
+    /// first frame posted or checked does not wait for it.
+    pub fn warm_up() {
+        let _ = std::thread::Builder::new()
+            .name("ordo-kzg-setup".into())
+            .stack_size(32 << 20)
+            .spawn(|| {
+                let _ = EnvKzgSettings::Default.get();
+            });
+    }
+
     /// The account that posts, if this backend has a key.
     pub fn poster(&self) -> Option<Address> {
         self.write.as_ref().map(|(a, _)| *a)
+    }
+
+    /// The L1's latest block.
+    pub async fn latest_block(&self) -> Result<u64, DaError> {
+        self.read
+            .get_block_number()
+            .await
+            .map_err(retry("block number"))
     }
 
     /// The highest final L1 block.

@@ -152,6 +152,8 @@ pub struct Shared {
     pub net_faults: Option<ordo_p2p::faults::FaultKnob>,
     /// The rollups this node executes itself (`[[rollup]]`).
     pub rollups: Vec<crate::rollups::RollupView>,
+    /// DA posting and confirmation (`[da]`).
+    pub da: Option<crate::da::DaView>,
 }
 
 impl Shared {

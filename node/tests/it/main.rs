@@ -7,6 +7,7 @@ mod api;
 mod chaos;
 mod cluster;
 mod consensus;
+mod da;
 mod execution;
 mod follow;
 mod forced;

@@ -1,0 +1,639 @@
+//! Data availability in a validator (docs/DA.md, ADR 18): certified batches posted to the DA
+//! backend after finality, off the consensus path, and each height's *available* (firm) status
+//! confirmed.
+//!
+//! - `local`: the node writes its own committed batches as frames under `<home>/data/da/`; a
+//!   height is available once its frame is synced.
+//! - `ethereum-blobs`: heights are cut into ranges of `range_heights` (genesis); range `k` is
+//!   posted by validator `k mod n`, and by validator `k + j mod n` once `j` takeover timeouts
+//!   have passed since this node saw the range certified without seeing it on the L1. A
+//!   watcher on every node scans the L1 for frames sent to the batch inbox, checks each entry
+//!   against this node's own batch at that height, and moves the available head over every
+//!   height found in a block at or below the configured finality.
+//!
+//! Nothing here is awaited by consensus: a dead L1 only stops the available head.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ordo_da_adapter::da::{
+    BlobConfig, BlobProofs, Confirmation, DaBackend, DaError, EthereumBlobs, LocalDa, Receipt,
+};
+use ordo_da_adapter::l1::Finality;
+use ordo_types::Height;
+use ordo_types::da::{Certified, Frame, assemble, decode_entries, pack};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::app::Shared;
+use crate::config::DaSection;
+use crate::genesis::DaGenesis;
+use crate::store::Store;
+
+/// What `/status` shows of DA.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DaStatus {
+    pub backend: String,
+    /// Every height up to this one is available (firm).
+    pub available_height: u64,
+    /// Heights found on the DA layer, final or not, past the available head.
+    pub seen_ahead: u64,
+    /// The L1 block the watcher has scanned to (blob backend).
+    pub scanned_l1_block: u64,
+    /// Frames this node posted; of those, frames posted when taking over another validator's
+    /// range.
+    pub frames_posted: u64,
+    pub takeover_frames: u64,
+    /// Frames found on the L1 that brought no height not already found (from any poster).
+    pub duplicate_frames: u64,
+    pub last_error: Option<String>,
+}
+
+/// The DA status, shared with the RPC.
+pub type DaView = Arc<Mutex<DaStatus>>;
+
+/// The DA tasks of a validator, or none when the config has no `[da]`.
+pub struct Da {
+    pub view: DaView,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Da {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Da").finish_non_exhaustive()
+    }
+}
+
+impl Da {
+    pub fn into_tasks(self) -> Vec<JoinHandle<()>> {
+        self.tasks
+    }
+}
+
+fn set(view: &DaView, f: impl FnOnce(&mut DaStatus)) {
+    if let Ok(mut s) = view.lock() {
+        f(&mut s);
+    }
+}
+
+/// The posting key of `[da]`: from `key_file` (mode 0600) or the environment variable
+/// `key_env`, never from the config itself.
+fn key_of(section: &DaSection, home_dir: &Path) -> Result<String, String> {
+    if let Some(var) = &section.key_env {
+        return std::env::var(var).map_err(|_| format!("da.key_env: {var} is not set"));
+    }
+    let Some(file) = &section.key_file else {
+        return Err("da: ethereum-blobs needs key_file or key_env to post".into());
+    };
+    let path = home_dir.join(file);
+    let bytes = crate::keyfile::read_secret(&path).map_err(|e| format!("da.key_file: {e}"))?;
+    String::from_utf8(bytes.to_vec())
+        .map(|k| k.trim().to_string())
+        .map_err(|_| format!("da.key_file {}: not a hex key", path.display()))
+}
+
+/// Opens the DA side of validator `me` (its index in the set) from its config and genesis;
+/// `view` is the status `/status` shows.
+pub fn start(
+    section: &DaSection,
+    genesis: Option<&DaGenesis>,
+    home: &crate::home::Home,
+    shared: &Arc<Shared>,
+    me: u64,
+    view: DaView,
+) -> Result<Da, String> {
+    let limits = shared.genesis.genesis.limits;
+    match section.backend.as_str() {
+        "local" => {
+            let dir = home.da_dir();
+            let backend = LocalDa::open(&dir, limits).map_err(|e| format!("da: {e}"))?;
+            set(&view, |s| s.backend = backend.describe());
+            let task = tokio::spawn(local_loop(backend, dir, shared.clone(), view.clone()));
+            Ok(Da {
+                view,
+                tasks: vec![task],
+            })
+        }
+        "ethereum-blobs" => {
+            let g = genesis.ok_or("da: backend ethereum-blobs needs a `da` section in the genesis (batch_inbox, start_block, range_heights)")?;
+            let cfg = blob_config(section, g, limits)?;
+            let key = key_of(section, &home.0)?;
+            let backend =
+                Arc::new(EthereumBlobs::new(cfg, Some(&key)).map_err(|e| format!("da: {e}"))?);
+            set(&view, |s| s.backend = backend.describe());
+            EthereumBlobs::warm_up();
+            let state = Arc::new(Mutex::new(Landed::default()));
+            let params = Params::of(section, g, shared, me, home.da_dir().join("watch.json"))?;
+            let watcher = tokio::spawn(watch_loop(
+                backend.clone(),
+                shared.clone(),
+                state.clone(),
+                view.clone(),
+                params.clone(),
+            ));
+            let poster = tokio::spawn(post_loop(
+                backend,
+                shared.clone(),
+                state,
+                view.clone(),
+                params,
+            ));
+            Ok(Da {
+                view,
+                tasks: vec![watcher, poster],
+            })
+        }
+        other => Err(format!(
+            "da.backend: unknown backend {other:?} (use \"local\" or \"ethereum-blobs\")"
+        )),
+    }
+}
+
+fn blob_config(
+    s: &DaSection,
+    g: &DaGenesis,
+    limits: ordo_types::Limits,
+) -> Result<BlobConfig, String> {
+    let batch_inbox = g
+        .batch_inbox
+        .parse()
+        .map_err(|e| format!("genesis da.batch_inbox {:?}: {e}", g.batch_inbox))?;
+    if s.rpc.is_empty() {
+        return Err("da.rpc: ethereum-blobs needs the L1's JSON-RPC URL".into());
+    }
+    let finality: Finality = s
+        .finality
+        .parse()
+        .map_err(|e| format!("da.finality: {e}"))?;
+    let proofs = match s.proofs.as_str() {
+        "eip4844" => BlobProofs::Eip4844,
+        "eip7594" => BlobProofs::Eip7594,
+        other => {
+            return Err(format!(
+                "da.proofs: {other:?} (use \"eip4844\" or \"eip7594\")"
+            ));
+        }
+    };
+    if s.max_blobs_per_tx == 0 || s.max_blobs_per_tx > 21 {
+        return Err(format!(
+            "da.max_blobs_per_tx: {} (1 to 21)",
+            s.max_blobs_per_tx
+        ));
+    }
+    Ok(BlobConfig {
+        rpc: s.rpc.clone(),
+        batch_inbox,
+        finality,
+        max_blobs_per_tx: s.max_blobs_per_tx,
+        max_fee_per_gas: u128::from(s.max_fee_per_gas_gwei) * 1_000_000_000,
+        max_fee_per_blob_gas: u128::from(s.max_fee_per_blob_gas_gwei) * 1_000_000_000,
+        proofs,
+        limits,
+    })
+}
+
+/// The certified batch at `h` from the store.
+fn certified(store: &Store, h: u64) -> Result<Option<Certified>, String> {
+    Ok(store
+        .decided(Height(h))
+        .map_err(|e| format!("the store: {e}"))?
+        .map(|d| Certified {
+            batch: d.batch,
+            certificate: d.certificate,
+        }))
+}
+
+// ---- local ---------------------------------------------------------------------------------
+
+/// The highest height a frame file under `dir` ends at.
+fn local_head(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".frame")?;
+            let mut parts = stem.split('-');
+            let _first = parts.next()?;
+            let last: u64 = parts.next()?.parse().ok()?;
+            let part: u16 = parts.next()?.parse().ok()?;
+            Some((last, part))
+        })
+        // A split batch counts once its last part is there; the parts count is not in the
+        // name, so the height is taken as written only when no later part could follow: a
+        // restart re-posts the whole batch, which replaces the same files.
+        .map(|(last, _)| last)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Frames of this node's committed batches, written as they are certified: a frame is cut
+/// when it is full or when no new height came for `LOCAL_IDLE`.
+async fn local_loop(backend: LocalDa, dir: PathBuf, shared: Arc<Shared>, view: DaView) {
+    const LOCAL_IDLE: Duration = Duration::from_millis(200);
+    let next = local_head(&dir) + 1;
+    set(&view, |s| s.available_height = next - 1);
+    let cap = backend.frame_capacity();
+    let mut pending: Vec<Certified> = Vec::new();
+    let mut bytes = 0usize;
+    let mut sub = loop {
+        match shared.feed.subscribe(Height(next)) {
+            Ok(s) => break s,
+            Err(e) => {
+                set(&view, |s| s.last_error = Some(format!("feed: {e}")));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    loop {
+        let ev = tokio::time::timeout(LOCAL_IDLE, sub.next()).await;
+        let flush = match ev {
+            Ok(Ok(Some(c))) => match certified(&shared.store, c.height.0) {
+                Ok(Some(cb)) => {
+                    bytes += cb.encoded_len();
+                    pending.push(cb);
+                    bytes >= cap
+                }
+                Ok(None) | Err(_) => false,
+            },
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                set(&view, |s| s.last_error = Some(format!("feed: {e}")));
+                false
+            }
+            Err(_) => true,
+        };
+        if !flush || pending.is_empty() {
+            continue;
+        }
+        let chain = shared.genesis.genesis.chain_id;
+        for frame in pack(chain, &pending, cap) {
+            let mut pause = Duration::from_millis(100);
+            while let Err(e) = backend.submit(&frame).await {
+                set(&view, |s| s.last_error = Some(e.to_string()));
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+            set(&view, |s| {
+                s.frames_posted += 1;
+                s.available_height = frame.last.0;
+            });
+        }
+        pending.clear();
+        bytes = 0;
+    }
+}
+
+// ---- ethereum blobs -------------------------------------------------------------------------
+
+/// The rotation and timing every posting decision uses.
+#[derive(Clone, Debug)]
+struct Params {
+    range: u64,
+    me: u64,
+    validators: u64,
+    takeover: Duration,
+    poll: Duration,
+    bump_after: Duration,
+    start_block: u64,
+    state_file: PathBuf,
+}
+
+impl Params {
+    fn of(
+        s: &DaSection,
+        g: &DaGenesis,
+        shared: &Shared,
+        me: u64,
+        state_file: PathBuf,
+    ) -> Result<Params, String> {
+        if g.range_heights == 0 {
+            return Err("genesis da.range_heights must be at least 1".into());
+        }
+        let set = &shared.genesis.set.set;
+        Ok(Params {
+            range: g.range_heights,
+            me,
+            validators: set.len() as u64,
+            takeover: Duration::from_millis(s.takeover_after_ms),
+            poll: Duration::from_millis(s.poll_ms.max(50)),
+            bump_after: Duration::from_millis(s.bump_after_ms),
+            start_block: g.start_block,
+            state_file,
+        })
+    }
+
+    /// The validator index that posts range `k` first.
+    fn first_poster(&self, k: u64) -> u64 {
+        k % self.validators
+    }
+
+    /// How many takeover timeouts pass before this node posts range `k`.
+    fn my_turn(&self, k: u64) -> u64 {
+        (self.me + self.validators - self.first_poster(k)) % self.validators
+    }
+}
+
+/// What the watcher found on the L1: per height, the L1 block of its first frame.
+#[derive(Debug, Default)]
+struct Landed {
+    available: u64,
+    blocks: BTreeMap<u64, u64>,
+}
+
+/// What survives a restart of the watcher.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct WatchState {
+    available_height: u64,
+    /// The L1 block to scan from: the oldest block holding a frame not yet final, or the next
+    /// block after the last scanned.
+    rescan_from: u64,
+}
+
+fn load_state(path: &Path) -> WatchState {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save_state(path: &Path, s: &WatchState) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(s).unwrap_or_default())?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Most L1 blocks scanned per round, so one round stays short.
+const SCAN_BLOCKS: u64 = 32;
+
+async fn watch_loop(
+    backend: Arc<EthereumBlobs>,
+    shared: Arc<Shared>,
+    landed: Arc<Mutex<Landed>>,
+    view: DaView,
+    p: Params,
+) {
+    let saved = load_state(&p.state_file);
+    let mut next_block = saved.rescan_from.max(p.start_block);
+    if let Ok(mut l) = landed.lock() {
+        l.available = saved.available_height;
+    }
+    set(&view, |s| s.available_height = saved.available_height);
+    let mut parts: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+    let mut duplicates = 0;
+    loop {
+        let round = watch_round(
+            &backend,
+            &shared,
+            &landed,
+            &mut parts,
+            &mut next_block,
+            &mut duplicates,
+        )
+        .await;
+        match round {
+            Ok((available, ahead, rescan_from)) => {
+                set(&view, |s| {
+                    s.duplicate_frames = duplicates;
+                    s.available_height = available;
+                    s.seen_ahead = ahead;
+                    s.scanned_l1_block = next_block.saturating_sub(1);
+                    s.last_error = None;
+                });
+                let st = WatchState {
+                    available_height: available,
+                    rescan_from,
+                };
+                if let Err(e) = save_state(&p.state_file, &st) {
+                    warn!(error = %e, "da.state");
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "da.watch");
+                set(&view, |s| s.last_error = Some(e.to_string()));
+            }
+        }
+        tokio::time::sleep(p.poll).await;
+    }
+}
+
+/// One scan of new L1 blocks; returns the available head, heights seen past it and where a
+/// restart should scan from.
+async fn watch_round(
+    backend: &EthereumBlobs,
+    shared: &Shared,
+    landed: &Mutex<Landed>,
+    parts: &mut BTreeMap<u64, Vec<Frame>>,
+    next_block: &mut u64,
+    duplicates: &mut u64,
+) -> Result<(u64, u64, u64), DaError> {
+    let head = backend.latest_block().await?;
+    let to = head.min(*next_block + SCAN_BLOCKS - 1);
+    let chain = shared.genesis.genesis.chain_id;
+    let limits = shared.genesis.genesis.limits;
+    if *next_block <= to {
+        for posted in backend.scan(*next_block, to).await? {
+            let f = posted.frame;
+            if f.chain_id != chain {
+                continue;
+            }
+            let whole = if f.parts == 1 {
+                vec![f]
+            } else {
+                let group = parts.entry(f.first.0).or_default();
+                if !group.iter().any(|g| g.part == f.part) {
+                    group.push(f.clone());
+                }
+                if group.len() < usize::from(f.parts) {
+                    continue;
+                }
+                let mut g = parts.remove(&f.first.0).unwrap_or_default();
+                g.sort_by_key(|x| x.part);
+                g
+            };
+            if !record(shared, landed, &whole, posted.l1_block, &limits) {
+                *duplicates += 1;
+            }
+        }
+        *next_block = to + 1;
+    }
+    let final_head = backend.final_head().await?;
+    let mut l = landed
+        .lock()
+        .map_err(|_| DaError::Fatal("DA state poisoned".into()))?;
+    while let Some(b) = l.blocks.get(&(l.available + 1)).copied() {
+        if b > final_head {
+            break;
+        }
+        l.available += 1;
+    }
+    let available = l.available;
+    l.blocks.retain(|h, _| *h > available);
+    let rescan_from = l.blocks.values().min().copied().unwrap_or(*next_block);
+    Ok((available, l.blocks.len() as u64, rescan_from))
+}
+
+/// Marks the heights of a whole range as landed in `block`, each entry checked against this
+/// node's own batch at its height (a frame for a batch this node does not have yet is not
+/// counted). Says whether the frame brought any height not seen before: a frame that did not
+/// is a duplicate (or a refused one).
+fn record(
+    shared: &Shared,
+    landed: &Mutex<Landed>,
+    frames: &[Frame],
+    block: u64,
+    limits: &ordo_types::Limits,
+) -> bool {
+    let Some(head) = frames.first() else {
+        return false;
+    };
+    let entries = match assemble(frames)
+        .and_then(|data| decode_entries(head.chain_id, head.first, head.last, &data, limits))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            warn!(first = head.first.0, error = %e, "da.frame_refused");
+            return false;
+        }
+    };
+    let Ok(mut l) = landed.lock() else {
+        return false;
+    };
+    let mut new = false;
+    for c in entries {
+        let h = c.height().0;
+        if h <= l.available || l.blocks.contains_key(&h) {
+            continue;
+        }
+        match shared.store.decided(Height(h)) {
+            Ok(Some(d)) if d.batch.hash() == c.batch.hash() => {
+                l.blocks.insert(h, block);
+                new = true;
+            }
+            Ok(Some(_)) => warn!(height = h, "da.frame_conflicts_with_our_batch"),
+            Ok(None) | Err(_) => new = true,
+        }
+    }
+    new
+}
+
+/// A range this node posted and is watching.
+struct InFlight {
+    receipts: Vec<(Frame, Receipt, u32)>,
+    sent: Instant,
+}
+
+async fn post_loop(
+    backend: Arc<EthereumBlobs>,
+    shared: Arc<Shared>,
+    landed: Arc<Mutex<Landed>>,
+    view: DaView,
+    p: Params,
+) {
+    // When this node first saw each range complete (certified), for the takeover clock.
+    let mut complete_at: BTreeMap<u64, Instant> = BTreeMap::new();
+    let mut flight: BTreeMap<u64, InFlight> = BTreeMap::new();
+    loop {
+        tokio::time::sleep(p.poll).await;
+        let certified_height = *shared.heights.borrow();
+        let (available, seen): (u64, BTreeSet<u64>) = match landed.lock() {
+            Ok(l) => (l.available, l.blocks.keys().copied().collect()),
+            Err(_) => return,
+        };
+        let first_range = available / p.range;
+        let done = |k: u64| {
+            ((k * p.range + 1)..=((k + 1) * p.range)).all(|h| h <= available || seen.contains(&h))
+        };
+        complete_at.retain(|k, _| *k >= first_range);
+        flight.retain(|k, _| *k >= first_range && !done(*k));
+        let mut k = first_range;
+        while (k + 1) * p.range <= certified_height {
+            let now = Instant::now();
+            let since = *complete_at.entry(k).or_insert(now);
+            if !done(k) {
+                let due = since + p.takeover * u32::try_from(p.my_turn(k)).unwrap_or(u32::MAX);
+                if let Err(e) =
+                    post_range(&backend, &shared, &view, &p, k, now >= due, &mut flight).await
+                {
+                    warn!(range = k, error = %e, "da.post");
+                    set(&view, |s| s.last_error = Some(e.to_string()));
+                }
+            }
+            k += 1;
+        }
+    }
+}
+
+/// Posts range `k` when it is this node's turn and it has not posted it; replaces a posted
+/// frame stuck for `bump_after` with doubled fees, and re-posts a dropped one.
+async fn post_range(
+    backend: &EthereumBlobs,
+    shared: &Shared,
+    view: &DaView,
+    p: &Params,
+    k: u64,
+    my_turn: bool,
+    flight: &mut BTreeMap<u64, InFlight>,
+) -> Result<(), DaError> {
+    if let Some(f) = flight.get_mut(&k) {
+        if f.sent.elapsed() < p.bump_after {
+            return Ok(());
+        }
+        for (frame, receipt, bump) in &mut f.receipts {
+            match backend.confirm(receipt).await? {
+                Confirmation::Pending => {
+                    let nonce = match &receipt.locator {
+                        ordo_da_adapter::da::Locator::EthereumBlobs { nonce, .. } => Some(*nonce),
+                        ordo_da_adapter::da::Locator::Local { .. } => None,
+                    };
+                    *bump += 1;
+                    info!(range = k, bump = *bump, "da.fee_bump");
+                    *receipt = backend.submit_with(frame, nonce, *bump).await?;
+                }
+                Confirmation::Dropped => *receipt = backend.submit(frame).await?,
+                Confirmation::Included { .. } | Confirmation::Available { .. } => {}
+            }
+        }
+        f.sent = Instant::now();
+        return Ok(());
+    }
+    if !my_turn {
+        return Ok(());
+    }
+    let mut batches = Vec::new();
+    for h in (k * p.range + 1)..=((k + 1) * p.range) {
+        match certified(&shared.store, h) {
+            Ok(Some(c)) => batches.push(c),
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(DaError::Retry(e)),
+        }
+    }
+    let chain = shared.genesis.genesis.chain_id;
+    let mut receipts = Vec::new();
+    for frame in pack(chain, &batches, backend.frame_capacity()) {
+        let r = backend.submit(&frame).await?;
+        set(view, |s| s.frames_posted += 1);
+        receipts.push((frame, r, 0));
+    }
+    if p.my_turn(k) > 0 {
+        set(view, |s| s.takeover_frames += receipts.len() as u64);
+    }
+    info!(
+        range = k,
+        frames = receipts.len(),
+        turn = p.my_turn(k),
+        "da.posted"
+    );
+    flight.insert(
+        k,
+        InFlight {
+            receipts,
+            sent: Instant::now(),
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! DA end to end against a real anvil: four validators post their certified batches as blob
+//! transactions by rotation; every height becomes available, and the bytes a reader without
+//! any ordo node fetches back from the L1 are the certified batches. A stopped poster's ranges
+//! are taken over.
+
+use crate::cluster::{Cluster, edit_config, edit_genesis, genesis, submit};
+use ordo_da_adapter::da::{BlobConfig, BlobProofs, EthereumBlobs};
+use ordo_da_adapter::l1::Finality;
+use ordo_da_adapter::l1::dev::{Anvil, DEV_KEY, funded_account};
+use ordo_node::config::DaSection;
+use ordo_node::da::DaStatus;
+use ordo_node::genesis::DaGenesis;
+use ordo_node::home::Keys;
+use ordo_types::da::{Certified, Frame, assemble, decode_entries};
+use ordo_types::{Height, Limits};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+const INBOX: &str = "0x00000000000000000000000000000000000da7a1";
+const RANGE: u64 = 8;
+
+fn da_status(c: &Cluster, i: usize) -> DaStatus {
+    let n = c.nodes[i].as_ref().unwrap();
+    n.shared.da.as_ref().unwrap().lock().unwrap().clone()
+}
+
+/// A cluster of four validators posting to `anvil`, each with a funded account of its own.
+async fn posting_cluster(anvil: &Anvil) -> Cluster {
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        keys.push(funded_account(&anvil.url, DEV_KEY, 100).await.unwrap());
+    }
+    let url = anvil.url.clone();
+    Cluster::start(4, |i, h| {
+        edit_genesis(h, |g| {
+            g.da = Some(DaGenesis {
+                batch_inbox: INBOX.into(),
+                start_block: 0,
+                range_heights: RANGE,
+            });
+        });
+        ordo_node::keyfile::write_secret(&h.0.join("keys/l1.key"), keys[i].as_bytes(), false)
+            .unwrap();
+        edit_config(h, |cfg| {
+            cfg.da = Some(DaSection {
+                backend: "ethereum-blobs".into(),
+                rpc: url.clone(),
+                key_file: Some("keys/l1.key".into()),
+                finality: "latest-2".into(),
+                poll_ms: 200,
+                takeover_after_ms: 6_000,
+                ..DaSection::default()
+            });
+        });
+    })
+    .await
+}
+
+/// Every frame on the L1 to the inbox, read by a reader with no key and no ordo node, grouped
+/// into ranges and decoded: per height, the certified batch and the L1 block and poster.
+async fn read_l1(anvil: &Anvil) -> BTreeMap<u64, (Certified, u64, String)> {
+    let reader = EthereumBlobs::new(
+        BlobConfig {
+            rpc: anvil.url.clone(),
+            batch_inbox: INBOX.parse().unwrap(),
+            finality: Finality::Depth(2),
+            max_blobs_per_tx: 6,
+            max_fee_per_gas: u128::MAX,
+            max_fee_per_blob_gas: u128::MAX,
+            proofs: BlobProofs::Eip4844,
+            limits: Limits::default(),
+        },
+        None,
+    )
+    .unwrap();
+    let head = reader.latest_block().await.unwrap();
+    let mut out = BTreeMap::new();
+    let mut parts: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+    for p in reader.scan(0, head).await.unwrap() {
+        let f = p.frame.clone();
+        let group = if f.parts == 1 {
+            vec![f]
+        } else {
+            let g = parts.entry(f.first.0).or_default();
+            g.push(f.clone());
+            if g.len() < usize::from(f.parts) {
+                continue;
+            }
+            parts.remove(&f.first.0).unwrap()
+        };
+        let data = assemble(&group).unwrap();
+        let g = &group[0];
+        for c in decode_entries(g.chain_id, g.first, g.last, &data, &Limits::default()).unwrap() {
+            out.entry(c.height().0)
+                .or_insert((c, p.l1_block, p.sender.to_string()));
+        }
+    }
+    out
+}
+
+async fn wait_available(c: &Cluster, nodes: &[usize], height: u64, secs: u64) {
+    let start = Instant::now();
+    loop {
+        let av: Vec<u64> = nodes
+            .iter()
+            .map(|i| da_status(c, *i).available_height)
+            .collect();
+        if av.iter().all(|a| *a >= height) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "available heights {av:?} did not reach {height} in {secs} s; statuses: {:?}",
+            nodes.iter().map(|i| da_status(c, *i)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certified_batches_become_available_as_blobs_posted_by_rotation() {
+    let anvil = Anvil::spawn(Some(1)).await.unwrap();
+    let c = posting_cluster(&anvil).await;
+    // Some load, so frames carry transactions.
+    for i in 0..120u32 {
+        let payload = format!("da load {i:04} {}", "x".repeat(300));
+        submit(
+            c.rpc(i as usize % 4),
+            1 + u64::from(i % 3),
+            payload.as_bytes(),
+        )
+        .await;
+    }
+    let target = 6 * RANGE;
+    wait_available(&c, &[0, 1, 2, 3], target, 90).await;
+    let statuses: Vec<DaStatus> = (0..4).map(|i| da_status(&c, i)).collect();
+    let on_l1 = read_l1(&anvil).await;
+    let set = genesis(&c.homes[0]).set.set;
+    let chain = genesis(&c.homes[0]).genesis.chain_id;
+    let mut posters = BTreeSet::new();
+    for h in 1..=target {
+        let (got, _, sender) = on_l1
+            .get(&h)
+            .unwrap_or_else(|| panic!("height {h} is not on the L1"));
+        let ours = c.decided(0, h).unwrap();
+        assert_eq!(
+            got.batch, ours.batch,
+            "height {h}: the batch on the L1 is ours"
+        );
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        got.batch.txs.iter().for_each(|t| a.extend(t.encode()));
+        ours.batch.txs.iter().for_each(|t| b.extend(t.encode()));
+        assert_eq!(a, b, "height {h}: body byte for byte");
+        got.certificate
+            .verify_for(&set, chain, Height(h), &ours.batch.hash())
+            .unwrap();
+        posters.insert(sender.clone());
+    }
+    assert!(
+        posters.len() >= 3,
+        "ranges are posted by rotation: posters {posters:?}"
+    );
+    let dups: u64 = statuses.iter().map(|s| s.duplicate_frames).sum();
+    let takeovers: u64 = statuses.iter().map(|s| s.takeover_frames).sum();
+    println!(
+        "statuses {statuses:?}; {} heights on L1; duplicates {dups}, takeovers {takeovers}",
+        on_l1.len()
+    );
+    // No poster is down: a takeover happens only when a range's poster lands it later than the
+    // takeover timeout (a slow machine); each costs one duplicate frame at most per range.
+    assert!(
+        takeovers <= target / RANGE,
+        "at most one takeover per range: {takeovers}"
+    );
+    assert!(
+        dups <= takeovers,
+        "a duplicate only from a takeover: {dups} > {takeovers}"
+    );
+    c.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_posters_ranges_are_taken_over() {
+    let anvil = Anvil::spawn(Some(1)).await.unwrap();
+    let mut c = posting_cluster(&anvil).await;
+    c.wait_height(3, Duration::from_secs(30)).await;
+    // The validator at set index 1 posts ranges 1, 5, 9, ...; stop it.
+    let set = genesis(&c.homes[0]).set.set;
+    let victim = (0..4)
+        .find(|i| {
+            let a = Keys::read(&c.homes[*i]).unwrap().address();
+            set.index_of(&a).map(|x| x.0) == Some(1)
+        })
+        .unwrap();
+    c.stop(victim).await;
+    let live: Vec<usize> = (0..4).filter(|i| *i != victim).collect();
+    let target = 7 * RANGE;
+    wait_available(&c, &live, target, 120).await;
+    let on_l1 = read_l1(&anvil).await;
+    for h in 1..=target {
+        assert!(on_l1.contains_key(&h), "height {h} missing from the L1");
+    }
+    let takeovers: u64 = live.iter().map(|i| da_status(&c, *i).takeover_frames).sum();
+    assert!(takeovers > 0, "the stopped poster's ranges were taken over");
+    c.stop_all().await;
+}
