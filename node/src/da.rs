@@ -95,38 +95,71 @@ fn key_of(section: &DaSection, home_dir: &Path) -> Result<String, String> {
         .map_err(|_| format!("da.key_file {}: not a hex key", path.display()))
 }
 
-/// Opens the DA side of validator `me` (its index in the set) from its config and genesis;
-/// `view` is the status `/status` shows.
-pub fn start(
+/// A `[da]` section checked and its backend opened, before anything else of the node starts
+/// (a bad option fails the start naming it, with nothing left running).
+pub enum Prepared {
+    Local(LocalDa, PathBuf),
+    Blobs(Arc<EthereumBlobs>, Params),
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Prepared::Local(..) => "Prepared::Local",
+            Prepared::Blobs(..) => "Prepared::Blobs",
+        })
+    }
+}
+
+/// Checks `[da]` against the genesis and opens its backend for validator `me` (its index in
+/// the set of `validators`).
+pub fn prepare(
     section: &DaSection,
-    genesis: Option<&DaGenesis>,
+    genesis: &crate::genesis::Genesis,
     home: &crate::home::Home,
-    shared: &Arc<Shared>,
     me: u64,
-    view: DaView,
-) -> Result<Da, String> {
-    let limits = shared.genesis.genesis.limits;
+    validators: u64,
+) -> Result<Prepared, String> {
+    let limits = genesis.limits;
     match section.backend.as_str() {
         "local" => {
             let dir = home.da_dir();
             let backend = LocalDa::open(&dir, limits).map_err(|e| format!("da: {e}"))?;
-            set(&view, |s| s.backend = backend.describe());
-            let task = tokio::spawn(local_loop(backend, dir, shared.clone(), view.clone()));
-            Ok(Da {
-                view,
-                tasks: vec![task],
-            })
+            Ok(Prepared::Local(backend, dir))
         }
         "ethereum-blobs" => {
-            let g = genesis.ok_or("da: backend ethereum-blobs needs a `da` section in the genesis (batch_inbox, start_block, range_heights)")?;
+            let g = genesis.da.as_ref().ok_or("da: backend ethereum-blobs needs a `da` section in the genesis (batch_inbox, start_block, range_heights)")?;
             let cfg = blob_config(section, g, limits)?;
             let key = key_of(section, &home.0)?;
             let backend =
                 Arc::new(EthereumBlobs::new(cfg, Some(&key)).map_err(|e| format!("da: {e}"))?);
+            let params = Params::of(section, g, me, validators, home.da_dir())?;
+            std::fs::create_dir_all(home.da_dir())
+                .map_err(|e| format!("da: {}: {e}", home.da_dir().display()))?;
+            Ok(Prepared::Blobs(backend, params))
+        }
+        other => Err(format!(
+            "da.backend: unknown backend {other:?} (use \"local\" or \"ethereum-blobs\")"
+        )),
+    }
+}
+
+/// Starts the DA tasks; `view` is the status `/status` shows.
+pub fn start(prepared: Prepared, shared: &Arc<Shared>, view: DaView) -> Da {
+    let tasks = match prepared {
+        Prepared::Local(backend, dir) => {
+            set(&view, |s| s.backend = backend.describe());
+            vec![tokio::spawn(local_loop(
+                backend,
+                dir,
+                shared.clone(),
+                view.clone(),
+            ))]
+        }
+        Prepared::Blobs(backend, params) => {
             set(&view, |s| s.backend = backend.describe());
             EthereumBlobs::warm_up();
             let state = Arc::new(Mutex::new(Landed::default()));
-            let params = Params::of(section, g, shared, me, home.da_dir().join("watch.json"))?;
             let watcher = tokio::spawn(watch_loop(
                 backend.clone(),
                 shared.clone(),
@@ -141,15 +174,10 @@ pub fn start(
                 view.clone(),
                 params,
             ));
-            Ok(Da {
-                view,
-                tasks: vec![watcher, poster],
-            })
+            vec![watcher, poster]
         }
-        other => Err(format!(
-            "da.backend: unknown backend {other:?} (use \"local\" or \"ethereum-blobs\")"
-        )),
-    }
+    };
+    Da { view, tasks }
 }
 
 fn blob_config(
@@ -292,7 +320,7 @@ async fn local_loop(backend: LocalDa, dir: PathBuf, shared: Arc<Shared>, view: D
 
 /// The rotation and timing every posting decision uses.
 #[derive(Clone, Debug)]
-struct Params {
+pub struct Params {
     range: u64,
     me: u64,
     validators: u64,
@@ -307,23 +335,22 @@ impl Params {
     fn of(
         s: &DaSection,
         g: &DaGenesis,
-        shared: &Shared,
         me: u64,
-        state_file: PathBuf,
+        validators: u64,
+        dir: PathBuf,
     ) -> Result<Params, String> {
         if g.range_heights == 0 {
             return Err("genesis da.range_heights must be at least 1".into());
         }
-        let set = &shared.genesis.set.set;
         Ok(Params {
             range: g.range_heights,
             me,
-            validators: set.len() as u64,
+            validators: validators.max(1),
             takeover: Duration::from_millis(s.takeover_after_ms),
             poll: Duration::from_millis(s.poll_ms.max(50)),
             bump_after: Duration::from_millis(s.bump_after_ms),
             start_block: g.start_block,
-            state_file,
+            state_file: dir.join("watch.json"),
         })
     }
 

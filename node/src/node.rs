@@ -140,6 +140,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         return Err(StartError::NotAValidator(address.to_string()));
     }
     let g = &genesis.genesis;
+    let da = da_of(&config, &genesis, &home, address)?;
     let store = Arc::new(Store::open(&home.db(), g.limits)?);
     let guard = Arc::new(FileGuard::open(
         &home.sign_state(),
@@ -186,15 +187,8 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     shared.inline_subscribers(&mut feed);
     let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
     tasks.extend(l1_task);
-    if let (Some(section), Some(view)) = (&config.da, da_view) {
-        let me = genesis
-            .set
-            .set
-            .index_of(&address)
-            .map_or(0, |i| u64::from(i.0));
-        let da = crate::da::start(section, g.da.as_ref(), &home, &shared, me, view)
-            .map_err(crate::config::ConfigError::Invalid)?;
-        tasks.extend(da.into_tasks());
+    if let (Some(prepared), Some(view)) = (da, da_view) {
+        tasks.extend(crate::da::start(prepared, &shared, view).into_tasks());
     }
     tasks.extend(
         rollups
@@ -229,6 +223,23 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         gossip,
         tasks,
     })
+}
+
+/// The `[da]` section checked and its backend opened, before the node opens anything else.
+fn da_of(
+    config: &Config,
+    genesis: &crate::genesis::LoadedGenesis,
+    home: &Home,
+    address: ordo_types::Address,
+) -> Result<Option<crate::da::Prepared>, StartError> {
+    let set = &genesis.set.set;
+    let me = set.index_of(&address).map_or(0, |i| u64::from(i.0));
+    Ok(config
+        .da
+        .as_ref()
+        .map(|s| crate::da::prepare(s, &genesis.genesis, home, me, set.len() as u64))
+        .transpose()
+        .map_err(crate::config::ConfigError::Invalid)?)
 }
 
 /// The engine's channels and handle, and the fault layer's knob in a chaos build.
