@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ordo_da_adapter::da::L1Hash as B256;
 use ordo_da_adapter::da::{
     BlobConfig, BlobProofs, Confirmation, DaBackend, DaError, EthereumBlobs, LocalDa, Receipt,
 };
@@ -32,6 +33,7 @@ use crate::app::Shared;
 use crate::config::DaSection;
 use crate::genesis::DaGenesis;
 use crate::store::Store;
+use ordo_client::deliver::Backoff;
 
 /// What `/status` shows of DA.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -98,7 +100,7 @@ fn key_of(section: &DaSection, home_dir: &Path) -> Result<String, String> {
 /// A `[da]` section checked and its backend opened, before anything else of the node starts
 /// (a bad option fails the start naming it, with nothing left running).
 pub enum Prepared {
-    Local(LocalDa, PathBuf),
+    Local(LocalDa),
     Blobs(Arc<EthereumBlobs>, Params),
 }
 
@@ -123,9 +125,8 @@ pub fn prepare(
     let limits = genesis.limits;
     match section.backend.as_str() {
         "local" => {
-            let dir = home.da_dir();
-            let backend = LocalDa::open(&dir, limits).map_err(|e| format!("da: {e}"))?;
-            Ok(Prepared::Local(backend, dir))
+            let backend = LocalDa::open(&home.da_dir(), limits).map_err(|e| format!("da: {e}"))?;
+            Ok(Prepared::Local(backend))
         }
         "ethereum-blobs" => {
             let g = genesis.da.as_ref().ok_or("da: backend ethereum-blobs needs a `da` section in the genesis (batch_inbox, start_block, range_heights)")?;
@@ -147,11 +148,10 @@ pub fn prepare(
 /// Starts the DA tasks; `view` is the status `/status` shows.
 pub fn start(prepared: Prepared, shared: &Arc<Shared>, view: DaView) -> Da {
     let tasks = match prepared {
-        Prepared::Local(backend, dir) => {
+        Prepared::Local(backend) => {
             set(&view, |s| s.backend = backend.describe());
             vec![tokio::spawn(local_loop(
                 backend,
-                dir,
                 shared.clone(),
                 view.clone(),
             ))]
@@ -236,75 +236,56 @@ fn certified(store: &Store, h: u64) -> Result<Option<Certified>, String> {
 
 // ---- local ---------------------------------------------------------------------------------
 
-/// The highest height a frame file under `dir` ends at.
-fn local_head(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            let stem = name.strip_suffix(".frame")?;
-            let mut parts = stem.split('-');
-            let _first = parts.next()?;
-            let last: u64 = parts.next()?.parse().ok()?;
-            let part: u16 = parts.next()?.parse().ok()?;
-            Some((last, part))
-        })
-        // A split batch counts once its last part is there; the parts count is not in the
-        // name, so the height is taken as written only when no later part could follow: a
-        // restart re-posts the whole batch, which replaces the same files.
-        .map(|(last, _)| last)
-        .max()
-        .unwrap_or(0)
-}
-
 /// Frames of this node's committed batches, written as they are certified: a frame is cut
-/// when it is full or when no new height came for `LOCAL_IDLE`.
-async fn local_loop(backend: LocalDa, dir: PathBuf, shared: Arc<Shared>, view: DaView) {
-    const LOCAL_IDLE: Duration = Duration::from_millis(200);
-    let next = local_head(&dir) + 1;
-    set(&view, |s| s.available_height = next - 1);
+/// when it is full or when its first height has waited `LOCAL_DELAY`. A height the store
+/// cannot give yet is asked again, never passed over.
+async fn local_loop(backend: LocalDa, shared: Arc<Shared>, view: DaView) {
+    const LOCAL_DELAY: Duration = Duration::from_millis(200);
+    let first = backend.head() + 1;
+    set(&view, |s| s.available_height = first - 1);
     let cap = backend.frame_capacity();
+    let chain = shared.genesis.genesis.chain_id;
     let mut pending: Vec<Certified> = Vec::new();
     let mut bytes = 0usize;
+    let mut pause = Backoff::default().first;
     let mut sub = loop {
-        match shared.feed.subscribe(Height(next)) {
+        match shared.feed.subscribe(Height(first)) {
             Ok(s) => break s,
             Err(e) => {
                 set(&view, |s| s.last_error = Some(format!("feed: {e}")));
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                pause = crate::rollups::wait(pause).await;
             }
         }
     };
+    let mut cut_at = tokio::time::Instant::now() + LOCAL_DELAY;
     loop {
-        let ev = tokio::time::timeout(LOCAL_IDLE, sub.next()).await;
-        let flush = match ev {
-            Ok(Ok(Some(c))) => match certified(&shared.store, c.height.0) {
-                Ok(Some(cb)) => {
-                    bytes += cb.encoded_len();
-                    pending.push(cb);
-                    bytes >= cap
-                }
-                Ok(None) | Err(_) => false,
-            },
+        if pending.is_empty() {
+            cut_at = tokio::time::Instant::now() + LOCAL_DELAY;
+        }
+        let full = match tokio::time::timeout_at(cut_at, sub.next()).await {
+            Ok(Ok(Some(c))) => {
+                let cb = stored(&shared.store, c.height.0, &view).await;
+                bytes += cb.encoded_len();
+                pending.push(cb);
+                bytes >= cap
+            }
             Ok(Ok(None)) => return,
             Ok(Err(e)) => {
                 set(&view, |s| s.last_error = Some(format!("feed: {e}")));
+                tokio::time::sleep(Backoff::default().first).await;
                 false
             }
+            // The first pending height has waited long enough: write out what is there.
             Err(_) => true,
         };
-        if !flush || pending.is_empty() {
+        if !full || pending.is_empty() {
             continue;
         }
-        let chain = shared.genesis.genesis.chain_id;
         for frame in pack(chain, &pending, cap) {
-            let mut pause = Duration::from_millis(100);
+            let mut pause = Backoff::default().first;
             while let Err(e) = backend.submit(&frame).await {
                 set(&view, |s| s.last_error = Some(e.to_string()));
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
+                pause = crate::rollups::wait(pause).await;
             }
             set(&view, |s| {
                 s.frames_posted += 1;
@@ -313,6 +294,21 @@ async fn local_loop(backend: LocalDa, dir: PathBuf, shared: Arc<Shared>, view: D
         }
         pending.clear();
         bytes = 0;
+    }
+}
+
+/// The certified batch at `h`, asked again (with the error in status) until the store gives it.
+async fn stored(store: &Store, h: u64, view: &DaView) -> Certified {
+    let mut pause = Backoff::default().first;
+    loop {
+        match certified(store, h) {
+            Ok(Some(c)) => return c,
+            Ok(None) => set(view, |s| {
+                s.last_error = Some(format!("height {h} is not in the store"));
+            }),
+            Err(e) => set(view, |s| s.last_error = Some(e)),
+        }
+        pause = crate::rollups::wait(pause).await;
     }
 }
 
@@ -365,11 +361,12 @@ impl Params {
     }
 }
 
-/// What the watcher found on the L1: per height, the L1 block of its first frame.
+/// What the watcher found on the L1: per height, the L1 block (number and hash) of its first
+/// frame.
 #[derive(Debug, Default)]
 struct Landed {
     available: u64,
-    blocks: BTreeMap<u64, u64>,
+    blocks: BTreeMap<u64, (u64, B256)>,
 }
 
 /// What survives a restart of the watcher.
@@ -448,6 +445,10 @@ async fn watch_loop(
     }
 }
 
+/// Most split batches whose parts are being gathered at once; parts for further heights wait
+/// for a rescan. Anyone can send to the batch inbox, so this is bounded.
+const MAX_PART_GROUPS: usize = 64;
+
 /// One scan of new L1 blocks; returns the available head, heights seen past it and where a
 /// restart should scan from.
 async fn watch_round(
@@ -460,47 +461,101 @@ async fn watch_round(
 ) -> Result<(u64, u64, u64), DaError> {
     let head = backend.latest_block().await?;
     let to = head.min(*next_block + SCAN_BLOCKS - 1);
-    let chain = shared.genesis.genesis.chain_id;
-    let limits = shared.genesis.genesis.limits;
+    let g = &shared.genesis.genesis;
     if *next_block <= to {
         for posted in backend.scan(*next_block, to).await? {
-            let f = posted.frame;
-            if f.chain_id != chain {
+            let available = landed.lock().map_or(0, |l| l.available);
+            if posted.frame.chain_id != g.chain_id {
                 continue;
             }
-            let whole = if f.parts == 1 {
-                vec![f]
-            } else {
-                let group = parts.entry(f.first.0).or_default();
-                if !group.iter().any(|g| g.part == f.part) {
-                    group.push(f.clone());
-                }
-                if group.len() < usize::from(f.parts) {
-                    continue;
-                }
-                let mut g = parts.remove(&f.first.0).unwrap_or_default();
-                g.sort_by_key(|x| x.part);
-                g
+            let Some(whole) = gather(parts, posted.frame, available) else {
+                continue;
             };
-            if !record(shared, landed, &whole, posted.l1_block, &limits) {
+            let at = (posted.l1_block, posted.l1_hash);
+            if !record(shared, landed, &whole, at, &g.limits) {
                 *duplicates += 1;
             }
         }
         *next_block = to + 1;
     }
+    promote(backend, landed, next_block).await
+}
+
+/// A whole range from `f`: `f` itself, or every part of a split batch once the last one came.
+fn gather(parts: &mut BTreeMap<u64, Vec<Frame>>, f: Frame, available: u64) -> Option<Vec<Frame>> {
+    if f.parts == 1 {
+        return Some(vec![f]);
+    }
+    parts.retain(|h, _| *h > available);
+    if !parts.contains_key(&f.first.0) && parts.len() >= MAX_PART_GROUPS {
+        warn!(height = f.first.0, "da.too_many_split_batches");
+        return None;
+    }
+    let group = parts.entry(f.first.0).or_default();
+    if !group.iter().any(|g| g.part == f.part) {
+        group.push(f.clone());
+    }
+    if group.len() < usize::from(f.parts) {
+        return None;
+    }
+    let mut g = parts.remove(&f.first.0).unwrap_or_default();
+    g.sort_by_key(|x| x.part);
+    Some(g)
+}
+
+/// Moves the available head over every next height whose frame is in a final block that still
+/// has the hash it was scanned with; a block a reorg replaced loses its heights and is scanned
+/// again.
+async fn promote(
+    backend: &EthereumBlobs,
+    landed: &Mutex<Landed>,
+    next_block: &mut u64,
+) -> Result<(u64, u64, u64), DaError> {
     let final_head = backend.final_head().await?;
-    let mut l = landed
-        .lock()
-        .map_err(|_| DaError::Fatal("DA state poisoned".into()))?;
-    while let Some(b) = l.blocks.get(&(l.available + 1)).copied() {
-        if b > final_head {
+    let poisoned = || DaError::Fatal("DA state poisoned".into());
+    // The final blocks the next heights need, in height order (the lock is not held across the
+    // RPC calls).
+    let needed: Vec<(u64, B256)> = {
+        let l = landed.lock().map_err(|_| poisoned())?;
+        let mut blocks = Vec::new();
+        for (_, (b, hash)) in l.blocks.range(l.available + 1..) {
+            if *b > final_head {
+                break;
+            }
+            if !blocks.contains(&(*b, *hash)) {
+                blocks.push((*b, *hash));
+            }
+        }
+        blocks
+    };
+    let mut replaced = None;
+    for (b, hash) in needed {
+        if backend.block_hash(b).await? != Some(hash) {
+            replaced = Some(b);
+            break;
+        }
+    }
+    let mut l = landed.lock().map_err(|_| poisoned())?;
+    if let Some(b) = replaced {
+        warn!(l1_block = b, "da.l1_reorg");
+        l.blocks.retain(|_, (at, _)| *at != b);
+        *next_block = (*next_block).min(b);
+    }
+    while let Some((b, _)) = l.blocks.get(&(l.available + 1)).copied() {
+        if b > final_head || replaced.is_some_and(|r| b >= r) {
             break;
         }
         l.available += 1;
     }
     let available = l.available;
     l.blocks.retain(|h, _| *h > available);
-    let rescan_from = l.blocks.values().min().copied().unwrap_or(*next_block);
+    let rescan_from = l
+        .blocks
+        .values()
+        .map(|(b, _)| *b)
+        .min()
+        .unwrap_or(*next_block)
+        .min(*next_block);
     Ok((available, l.blocks.len() as u64, rescan_from))
 }
 
@@ -512,7 +567,7 @@ fn record(
     shared: &Shared,
     landed: &Mutex<Landed>,
     frames: &[Frame],
-    block: u64,
+    block: (u64, B256),
     limits: &ordo_types::Limits,
 ) -> bool {
     let Some(head) = frames.first() else {

@@ -188,7 +188,7 @@ async fn feed_slices(
 }
 
 /// Sleeps `pause`; returns the next, doubled up to the loop's maximum.
-async fn wait(pause: std::time::Duration) -> std::time::Duration {
+pub(crate) async fn wait(pause: std::time::Duration) -> std::time::Duration {
     tokio::time::sleep(pause).await;
     (pause * 2).min(Backoff::default().max)
 }

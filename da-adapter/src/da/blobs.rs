@@ -14,18 +14,17 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::eips::eip4844::env_settings::EnvKzgSettings;
 use alloy::eips::eip4844::{Blob, BlobTransactionSidecar, c_kzg, kzg_to_versioned_hash};
 use alloy::eips::eip7594::BlobTransactionSidecarVariant;
-use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, B256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder, RootProvider};
+use alloy::providers::{DynProvider, Provider, RootProvider};
 use alloy::rpc::types::TransactionRequest;
-use alloy::signers::local::PrivateKeySigner;
 use async_trait::async_trait;
 use ordo_types::Limits;
 use ordo_types::da::{BLOB_BYTES, Frame, frame_capacity, frame_from_blobs};
 use tokio::sync::Mutex;
 
 use super::{Confirmation, DaBackend, DaError, Locator, Receipt};
-use crate::l1::Finality;
+use crate::l1::{Finality, inbox};
 
 /// Which proofs a blob transaction carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +69,8 @@ fn retry(what: &str) -> impl Fn(alloy::transports::TransportError) -> DaError + 
     move |e| DaError::Retry(format!("L1 {what}: {e}"))
 }
 
-fn url(rpc: &str) -> Result<alloy::transports::http::reqwest::Url, DaError> {
-    rpc.parse()
-        .map_err(|e| DaError::Fatal(format!("da: bad L1 RPC URL {rpc:?}: {e}")))
+fn config_error(e: crate::l1::L1Error) -> DaError {
+    DaError::Fatal(format!("da: {e}"))
 }
 
 impl EthereumBlobs {
@@ -83,21 +81,13 @@ impl EthereumBlobs {
                 "da: max_blobs_per_tx must be at least 1".into(),
             ));
         }
-        let read = RootProvider::new_http(url(&cfg.rpc)?);
+        let read = inbox::read_provider(&cfg.rpc).map_err(config_error)?;
         let write = match key_hex {
             None => None,
             Some(k) => {
-                let signer: PrivateKeySigner = k
-                    .trim()
-                    .trim_start_matches("0x")
-                    .parse()
-                    .map_err(|e| DaError::Fatal(format!("da: bad L1 private key: {e}")))?;
-                let from = signer.address();
-                let p = ProviderBuilder::new()
-                    .wallet(EthereumWallet::from(signer))
-                    .connect_http(url(&cfg.rpc)?)
-                    .erased();
-                Some((from, p))
+                let from = inbox::signer(k).map_err(config_error)?.address();
+                let p = inbox::wallet_provider(&cfg.rpc, k).map_err(config_error)?;
+                Some((from, p.erased()))
             }
         };
         Ok(EthereumBlobs {
@@ -130,6 +120,16 @@ impl EthereumBlobs {
             .get_block_number()
             .await
             .map_err(retry("block number"))
+    }
+
+    /// The hash of L1 block `n`, if the L1 has it.
+    pub async fn block_hash(&self, n: u64) -> Result<Option<B256>, DaError> {
+        Ok(self
+            .read
+            .get_block_by_number(BlockNumberOrTag::Number(n))
+            .await
+            .map_err(retry("block"))?
+            .map(|b| b.header.hash))
     }
 
     /// The highest final L1 block.
@@ -324,6 +324,7 @@ impl EthereumBlobs {
                 match self.fetch_tx(hash).await {
                     Ok(Some((l1_block, frame))) => out.push(Posted {
                         l1_block,
+                        l1_hash: block.header.hash,
                         tx_hash: hash,
                         sender: tx.inner.signer(),
                         frame,
@@ -342,6 +343,9 @@ impl EthereumBlobs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
     pub l1_block: u64,
+    /// The hash of `l1_block` when it was scanned: a reader checks it again once the block is
+    /// final, so a frame a reorg took out is not counted.
+    pub l1_hash: B256,
     pub tx_hash: B256,
     pub sender: Address,
     pub frame: Frame,

@@ -28,11 +28,32 @@ impl LocalDa {
         })
     }
 
+    /// `<first>-<last>-<part>of<parts>.frame`, zero-padded so names sort by height.
     fn file_name(frame: &Frame) -> String {
         format!(
-            "{:020}-{:020}-{:05}.frame",
-            frame.first.0, frame.last.0, frame.part
+            "{:020}-{:020}-{:05}of{:05}.frame",
+            frame.first.0, frame.last.0, frame.part, frame.parts
         )
+    }
+
+    /// The highest height whose frames are all in the directory: frames are written in order,
+    /// so a height counts once the last part of its frame is there (none of a restart's
+    /// half-written split batch).
+    pub fn head(&self) -> u64 {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let mut f = name.strip_suffix(".frame")?.split('-');
+                let (_first, last, part) = (f.next()?, f.next()?, f.next()?);
+                let (part, parts) = part.split_once("of")?;
+                let whole = part.parse::<u16>().ok()? + 1 == parts.parse::<u16>().ok()?;
+                whole.then(|| last.parse::<u64>().ok()).flatten()
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     fn path(&self, receipt: &Receipt) -> Result<PathBuf, DaError> {

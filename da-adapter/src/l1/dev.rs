@@ -130,22 +130,11 @@ pub async fn block_number(rpc: &str) -> Result<u64, L1Error> {
 /// A new L1 account, funded with `ether` ETH from the account of `from_key`; its private key
 /// as hex. For tests and local testnets that need one posting account per validator.
 pub async fn funded_account(rpc: &str, from_key: &str, ether: u64) -> Result<String, L1Error> {
-    use alloy::network::{EthereumWallet, TransactionBuilder};
-    use alloy::providers::ProviderBuilder;
-    use alloy::signers::local::PrivateKeySigner;
-    let new = PrivateKeySigner::random();
-    let from: PrivateKeySigner = from_key
-        .trim_start_matches("0x")
-        .parse()
-        .map_err(|e| L1Error::Config(format!("bad key: {e}")))?;
-    let url = rpc
-        .parse()
-        .map_err(|e| L1Error::Config(format!("bad L1 RPC URL {rpc:?}: {e}")))?;
-    let p = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(from))
-        .connect_http(url);
-    let value = alloy::primitives::U256::from(ether)
-        * alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18u64));
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::U256;
+    let new = alloy::signers::local::PrivateKeySigner::random();
+    let p = super::inbox::wallet_provider(rpc, from_key)?;
+    let value = U256::from(ether) * U256::from(10u64).pow(U256::from(18u64));
     let tx = alloy::rpc::types::TransactionRequest::default()
         .with_to(new.address())
         .with_value(value);

@@ -51,7 +51,7 @@ pub fn forced_from_event(e: &EnqueuedEvent) -> ForcedTx {
     }
 }
 
-fn signer(key_hex: &str) -> Result<PrivateKeySigner, L1Error> {
+pub(crate) fn signer(key_hex: &str) -> Result<PrivateKeySigner, L1Error> {
     key_hex
         .trim()
         .trim_start_matches("0x")
@@ -59,7 +59,7 @@ fn signer(key_hex: &str) -> Result<PrivateKeySigner, L1Error> {
         .map_err(|e| L1Error::Config(format!("bad L1 private key: {e}")))
 }
 
-fn url(rpc: &str) -> Result<reqwest_url::Url, L1Error> {
+pub(crate) fn url(rpc: &str) -> Result<reqwest_url::Url, L1Error> {
     rpc.parse()
         .map_err(|e| L1Error::Config(format!("bad L1 RPC URL {rpc:?}: {e}")))
 }
@@ -75,7 +75,7 @@ mod reqwest_url {
 }
 
 /// A provider that signs with `key_hex`'s account and fills nonce, gas and chain id.
-fn wallet_provider(rpc: &str, key_hex: &str) -> Result<impl Provider, L1Error> {
+pub(crate) fn wallet_provider(rpc: &str, key_hex: &str) -> Result<impl Provider + use<>, L1Error> {
     let wallet = EthereumWallet::from(signer(key_hex)?);
     Ok(ProviderBuilder::new()
         .wallet(wallet)

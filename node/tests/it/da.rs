@@ -289,3 +289,61 @@ async fn a_bad_da_option_fails_at_start_naming_it() {
         }
     }
 }
+
+/// The frames under a local backend's directory, in height order, decoded into batches.
+fn local_frames(home: &ordo_node::home::Home) -> BTreeMap<u64, Certified> {
+    let mut names: Vec<_> = std::fs::read_dir(home.da_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "frame"))
+        .collect();
+    names.sort();
+    let frames: Vec<Frame> = names
+        .iter()
+        .map(|p| Frame::decode(&std::fs::read(p).unwrap(), &Limits::default()).unwrap())
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut i = 0;
+    while let Some(f) = frames.get(i) {
+        let group = &frames[i..i + usize::from(f.parts)];
+        let data = assemble(group).unwrap();
+        for c in decode_entries(f.chain_id, f.first, f.last, &data, &Limits::default()).unwrap() {
+            assert!(
+                out.insert(c.height().0, c).is_none(),
+                "one frame per height"
+            );
+        }
+        i += group.len();
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_backend_writes_every_height_and_resumes_after_a_restart() {
+    let mut c = Cluster::start(4, |_, h| {
+        edit_config(h, |cfg| {
+            cfg.da = Some(DaSection {
+                backend: "local".into(),
+                ..DaSection::default()
+            });
+        });
+    })
+    .await;
+    for i in 0..40u32 {
+        submit(c.rpc(i as usize % 4), 1, format!("local da {i}").as_bytes()).await;
+    }
+    wait_available(&c, &[0, 1, 2, 3], 20, 60).await;
+    c.stop(0).await;
+    c.restart(0).await;
+    let before = c.height(1);
+    wait_available(&c, &[0], before + 5, 60).await;
+    let upto = da_status(&c, 0).available_height;
+    let frames = local_frames(&c.homes[0]);
+    for h in 1..=upto {
+        let got = frames
+            .get(&h)
+            .unwrap_or_else(|| panic!("height {h} has no frame"));
+        assert_eq!(got.batch, c.decided(0, h).unwrap().batch, "height {h}");
+    }
+    c.stop_all().await;
+}
