@@ -29,6 +29,8 @@
 # ORDO_PROFILE (debug, release or perf, default debug), CARGO_TARGET_DIR (default ~/.cache/ordo-target),
 # ORDO_FEATURES (cargo features of the build, e.g. ordo-node/chaos as testnet/test.sh builds),
 # ORDO_L1 (1: with anvil and forced inclusion, the default; 0: static mode, no L1),
+# ORDO_DA (1: with ORDO_L1=1, validators post certified batches as blobs to anvil, the default;
+#   0: no DA posting),
 # ORDO_L1_PORT (default base + 500), ORDO_INCLUSION_DELAY (L1 blocks, default 2),
 # ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals),
 # ORDO_WATCH (1: `up` ends in the live view, the default when stdin and stdout are a terminal;
@@ -174,10 +176,13 @@ up() {
   if [ "$WITH_L1" = 1 ] && [ $fresh = 1 ]; then
     local homes=()
     for d in $(nodes); do homes+=(--home "$d"); done
+    local da=()
+    [ "${ORDO_DA:-1}" = 1 ] && da=(--da-blobs)
     "$BIN" l1 deploy --rpc "$L1_RPC" --key "$DEV_KEY" "${homes[@]}" \
       --inclusion-delay "${ORDO_INCLUSION_DELAY:-2}" --finality latest-1 --poll-ms 250 \
-      >"$DIR/l1/deployed.json"
+      "${da[@]}" >"$DIR/l1/deployed.json"
     echo "localnet: inbox deployed: $(cat "$DIR/l1/deployed.json")"
+    [ "${ORDO_DA:-1}" = 1 ] && echo "localnet: every validator posts certified batches as blobs to the L1 (ethereum-blobs DA, ranges of 8 heights by rotation)"
   fi
   if [ -n "${ORDO_CENSOR:-}" ]; then
     sed -i 's/^censor_forced = .*/censor_forced = true/' "$DIR/node-$ORDO_CENSOR/config.toml"

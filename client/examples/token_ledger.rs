@@ -16,8 +16,8 @@
 
 use ordo_client::exec_api::executor_server::{Executor, ExecutorServer};
 use ordo_client::exec_api::{
-    CommitmentRequest, CommitmentResponse, ExecuteSliceRequest, ExecuteSliceResponse,
-    ExecutedHeightRequest, ExecutedHeightResponse,
+    CommitmentLevel, CommitmentRequest, CommitmentResponse, ExecuteSliceRequest,
+    ExecuteSliceResponse, ExecutedHeightRequest, ExecutedHeightResponse,
 };
 use ordo_types::hash::sha256;
 use std::collections::BTreeMap;
@@ -212,7 +212,12 @@ impl Executor for Ledger {
         r: Request<CommitmentRequest>,
     ) -> Result<Response<CommitmentResponse>, Status> {
         let r = r.into_inner();
-        eprintln!("token_ledger: height {} is now level {}", r.height, r.level);
+        let level = if r.level == CommitmentLevel::Available as i32 {
+            "available"
+        } else {
+            "certified"
+        };
+        eprintln!("token_ledger: heights up to {} are {level}", r.height);
         Ok(Response::new(CommitmentResponse {}))
     }
 }

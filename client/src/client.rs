@@ -1,10 +1,12 @@
 //! Talking to several nodes: submission with retries and failover, a verified namespace stream.
 
+use crate::api::CommitmentLevel;
 use crate::api::sequencer_client::SequencerClient;
 use crate::api::{
     AckLevel, NamespaceSlice, Outcome, StreamNamespaceRequest, SubmitTxRequest, SubmitTxResponse,
     ValidatorSetRequest,
 };
+use crate::deliver::Commitment;
 use crate::verify::{SliceVerifier, VerifiedSlice, VerifyError};
 use futures::Stream;
 use ordo_types::{ChainId, Hash, Height, Limits, Namespace, TxId, ValidatorSet};
@@ -182,6 +184,24 @@ impl Client {
         })
     }
 
+    /// The highest DA head (every height up to it available) the nodes report in `Status`, or
+    /// `None` when none answers.
+    pub async fn available_height(&self) -> Option<u64> {
+        let mut best = None;
+        for (_, stub) in &self.nodes {
+            let r = tokio::time::timeout(
+                Duration::from_secs(5),
+                stub.clone().status(crate::api::StatusRequest {}),
+            )
+            .await;
+            if let Ok(Ok(r)) = r {
+                let h = r.into_inner().available_height;
+                best = Some(best.map_or(h, |b: u64| b.max(h)));
+            }
+        }
+        best
+    }
+
     /// Fetches the validator set from the nodes and keeps the first whose chain and hash match
     /// `anchor`; a node offering another set is skipped.
     pub async fn validator_set(&self, anchor: &TrustAnchor) -> Result<ValidatorSet, ClientError> {
@@ -226,10 +246,21 @@ impl Client {
         &self,
         verifier: SliceVerifier,
     ) -> impl Stream<Item = Result<VerifiedSlice, StreamEvent>> + use<> {
+        self.stream_namespace_at(verifier, Commitment::Certified)
+    }
+
+    /// As [`Client::stream_namespace`], at commitment `level`: with
+    /// [`Commitment::Available`] only heights the nodes report available on the DA layer are
+    /// sent (firm), following the DA head instead of the chain's.
+    pub fn stream_namespace_at(
+        &self,
+        verifier: SliceVerifier,
+        level: Commitment,
+    ) -> impl Stream<Item = Result<VerifiedSlice, StreamEvent>> + use<> {
         let (tx, rx) = mpsc::channel(64);
         let nodes = self.nodes.clone();
         let backoff = self.backoff;
-        tokio::spawn(follow(nodes, verifier, backoff, tx));
+        tokio::spawn(follow(nodes, verifier, backoff, tx, level));
         tokio_stream::wrappers::ReceiverStream::new(rx)
     }
 }
@@ -255,6 +286,7 @@ async fn follow(
     mut verifier: SliceVerifier,
     backoff: Duration,
     out: mpsc::Sender<Result<VerifiedSlice, StreamEvent>>,
+    level: Commitment,
 ) {
     let n = nodes.len();
     let mut i = 0usize;
@@ -266,6 +298,10 @@ async fn follow(
         let req = StreamNamespaceRequest {
             namespace: verifier.namespace().0,
             from_height: verifier.next_height().0,
+            level: match level {
+                Commitment::Certified => CommitmentLevel::Certified as i32,
+                Commitment::Available => CommitmentLevel::Available as i32,
+            },
         };
         let event = match stub.clone().stream_namespace(req).await {
             Err(s) => StreamEvent::NodeFailed {

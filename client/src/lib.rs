@@ -9,9 +9,12 @@
 //! - [`deliver`]: the delivery loop that hands a rollup's executor its slice of every height,
 //!   in order, exactly once across crashes, and the [`deliver::Executor`] contract.
 //! - [`exec_api`]: the execution API a rollup serves for the `grpc://` executor.
+//! - `l1` (feature `l1`): a namespace's history rebuilt from the L1's blobs alone and verified,
+//!   with no ordo node involved.
 //! - [`api`]: the generated gRPC messages and stubs of `proto/ordo/api/v1/sequencer.proto`.
 //!
-//! The client needs no rocksdb and no libp2p: only `ordo-types` and tonic.
+//! The client needs no rocksdb and no libp2p: only `ordo-types` and tonic (and, with `l1`,
+//! alloy and KZG through `ordo-da-adapter` without its `store` feature).
 
 pub mod api {
     //! The rollup API's messages, client and server stubs.
@@ -36,6 +39,8 @@ pub mod exec_api {
 }
 mod client;
 pub mod deliver;
+#[cfg(feature = "l1")]
+pub mod l1;
 mod verify;
 
 pub use client::{Ack, Client, ClientError, StreamEvent, Submitted, TrustAnchor};

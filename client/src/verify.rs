@@ -14,7 +14,8 @@
 //! Only then does the verifier advance. A rejected item leaves it where it was, so the same
 //! height can be asked of another node.
 
-use crate::api::NamespaceSlice;
+use crate::api::{CommitmentLevel, DaReceipt, NamespaceSlice};
+use crate::deliver::Commitment;
 use ordo_types::{
     BatchHeader, BatchTx, Certificate, CertificateError, ChainId, DecodeError, Hash, Height,
     Limits, Namespace, NamespaceProof, ProofError, ValidatorSet,
@@ -57,6 +58,12 @@ pub struct VerifiedSlice {
     /// The namespace's transactions at this height, in batch order.
     pub txs: Vec<BatchTx>,
     pub certificate: Certificate,
+    /// The commitment level the item came with: what the sending node says (a certified
+    /// slice is final in ordo whatever it says); [`Commitment::Available`] for slices read
+    /// from the DA layer itself.
+    pub commitment: Commitment,
+    /// Where the sending node says the height's data is on the DA layer, if available.
+    pub receipt: Option<DaReceipt>,
 }
 
 /// Checks stream items in height order for one namespace.
@@ -114,6 +121,12 @@ impl SliceVerifier {
 
     /// Checks `item`; on success the verifier moves to the next height.
     pub fn verify(&mut self, item: NamespaceSlice) -> Result<VerifiedSlice, VerifyError> {
+        let (commitment, receipt) = match item.commitment {
+            Some(c) if c.level == CommitmentLevel::Available as i32 => {
+                (Commitment::Available, c.receipt)
+            }
+            _ => (Commitment::Certified, None),
+        };
         let header: BatchHeader = item
             .header
             .ok_or(VerifyError::Missing("header"))?
@@ -140,7 +153,21 @@ impl SliceVerifier {
             .into_iter()
             .map(|t| BatchTx::from_proto(t, &self.limits))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut v = self.verify_parts(header, certificate, proof, txs)?;
+        v.commitment = commitment;
+        v.receipt = receipt;
+        Ok(v)
+    }
 
+    /// Checks an item already decoded (from a DA frame, say) as [`SliceVerifier::verify`] does
+    /// from its second step on; on success the verifier moves to the next height.
+    pub fn verify_parts(
+        &mut self,
+        header: BatchHeader,
+        certificate: Certificate,
+        proof: NamespaceProof,
+        txs: Vec<BatchTx>,
+    ) -> Result<VerifiedSlice, VerifyError> {
         if header.chain_id != self.chain_id {
             return Err(VerifyError::WrongChain {
                 expected: self.chain_id,
@@ -185,6 +212,8 @@ impl SliceVerifier {
             header,
             txs,
             certificate,
+            commitment: Commitment::Certified,
+            receipt: None,
         })
     }
 }

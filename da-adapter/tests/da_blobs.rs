@@ -17,90 +17,20 @@ use ordo_da_adapter::da::{
 };
 use ordo_da_adapter::l1::Finality;
 use ordo_da_adapter::l1::dev::{Anvil, DEV_KEY};
-use ordo_types::bls::{BlsSecretKey, Validator, ValidatorSet, attestation_message};
+use ordo_types::bls::ValidatorSet;
 use ordo_types::da::{Certified, Frame, assemble, decode_entries, pack};
-use ordo_types::tx::Transaction;
-use ordo_types::{
-    Address as OrdoAddress, Batch, BatchHeader, BatchTx, Certificate, ChainId, ConsensusKey, Epoch,
-    ForcedCursor, Hash, Height, L1Ref, Limits, Namespace, Round, ValidatorIndex,
-};
+use ordo_types::fixtures;
+use ordo_types::{ChainId, Height, Limits};
 
 const CHAIN: ChainId = ChainId(77);
 const INBOX: Address = Address::new([0xda; 20]);
 
-fn sk(i: u8) -> BlsSecretKey {
-    BlsSecretKey::from_seed(&[i + 1; 32])
-}
-
 fn validator_set() -> ValidatorSet {
-    let vs = (0..4u8)
-        .map(|i| Validator {
-            address: OrdoAddress([i; 20]),
-            voting_power: 1,
-            consensus_key: ConsensusKey([i; 32]),
-            bls_key: sk(i).public_key(),
-            bls_pop: sk(i).proof_of_possession(),
-        })
-        .collect();
-    ValidatorSet::new(vs, 16).unwrap()
+    fixtures::validator_set()
 }
 
-/// Certified batches at heights `1..=n`, chained by parent hash; height `h` carries
-/// `per_height(h)` transactions of 200-byte payloads over namespaces 1..=3.
 fn certified(n: u64, per_height: impl Fn(u64) -> usize) -> Vec<Certified> {
-    let set = validator_set();
-    let limits = Limits::default();
-    let mut parent = Hash::ZERO;
-    (1..=n)
-        .map(|h| {
-            let header = BatchHeader {
-                chain_id: CHAIN,
-                height: Height(h),
-                parent_hash: parent,
-                timestamp_ms: 1_800_000_000_000 + h * 100,
-                epoch: Epoch(0),
-                validator_set_hash: set.hash(),
-                l1_ref: L1Ref {
-                    number: 1,
-                    hash: Hash([1; 32]),
-                },
-                forced_cursor: ForcedCursor { first: 0, next: 0 },
-                namespaces_root: Hash::ZERO,
-                tx_count: 0,
-                body_bytes: 0,
-                proposer: OrdoAddress([0; 20]),
-            };
-            let k = per_height(h);
-            let txs = (0..k)
-                .map(|i| {
-                    let ns = 1 + (i * 3 / k.max(1)) as u64;
-                    let mut payload = vec![(h % 251) as u8; 200];
-                    payload[..8].copy_from_slice(&(h * 1_000_000 + i as u64).to_be_bytes());
-                    BatchTx::Ordinary(Transaction::new(Namespace(ns), payload))
-                })
-                .collect();
-            let batch = Batch::seal(header, txs, 0, &limits).unwrap();
-            parent = batch.hash();
-            let msg = attestation_message(CHAIN, Height(h), Round(0), &batch.hash());
-            let idx = |a: OrdoAddress| {
-                set.validators()
-                    .iter()
-                    .position(|v| v.address == a)
-                    .unwrap()
-            };
-            let votes: Vec<_> = (0..3u8)
-                .map(|i| {
-                    let at = idx(OrdoAddress([i; 20]));
-                    (ValidatorIndex(at as u32), sk(i).sign(&msg))
-                })
-                .collect();
-            let certificate =
-                Certificate::aggregate(&set, CHAIN, Height(h), Round(0), batch.hash(), &votes)
-                    .unwrap()
-                    .certificate;
-            Certified { batch, certificate }
-        })
-        .collect()
+    fixtures::certified_chain(CHAIN, n, per_height)
 }
 
 fn config(anvil: &Anvil, finality: Finality, proofs: BlobProofs) -> BlobConfig {

@@ -1,7 +1,8 @@
 //! `grpc://`: ordo's execution API (`proto/ordo/exec/v1/executor.proto`), served by the
 //! rollup in any language. `ExecutedHeight` is the resume point; `ExecuteSlice` carries the
 //! certified header, its certificate and the namespace's transactions, and answers the state
-//! root once the height is durable on the rollup's side.
+//! root once the height is durable on the rollup's side. `Commitment(AVAILABLE)` says every
+//! height up to the one named is available on the DA layer, as the DA head moves.
 //!
 //! Status codes: `FAILED_PRECONDITION` (not the next height), `UNAVAILABLE`, `ABORTED`,
 //! `RESOURCE_EXHAUSTED`, `DEADLINE_EXCEEDED`, `INTERNAL`, `UNKNOWN` and `CANCELLED` are
@@ -10,11 +11,14 @@
 use async_trait::async_trait;
 use ordo_client::deliver::{Commitment, ExecError, Executed, Executor, Slice};
 use ordo_client::exec_api::executor_client::ExecutorClient;
-use ordo_client::exec_api::{CommitmentLevel, ExecuteSliceRequest, ExecutedHeightRequest};
-use ordo_types::{Height, Namespace};
+use ordo_client::exec_api::{
+    CommitmentLevel, CommitmentRequest, ExecuteSliceRequest, ExecutedHeightRequest,
+};
+use ordo_types::{Hash, Height, Namespace};
 use std::time::Duration;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
+use tracing::info;
 
 /// Largest message sent to or accepted from an executor: one batch of the default limits.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -25,6 +29,8 @@ pub struct GrpcExecutor {
     addr: String,
     namespace: Namespace,
     client: Option<ExecutorClient<Channel>>,
+    /// The executor answered `Commitment` with `UNIMPLEMENTED`.
+    no_commitments: bool,
 }
 
 impl GrpcExecutor {
@@ -34,6 +40,7 @@ impl GrpcExecutor {
             addr,
             namespace,
             client: None,
+            no_commitments: false,
         }
     }
 
@@ -103,6 +110,29 @@ impl Executor for GrpcExecutor {
                 state_root: r.into_inner().state_root.to_vec(),
             }),
             Err(s) => Err(self.failed("ExecuteSlice", &s)),
+        }
+    }
+
+    /// `Commitment(AVAILABLE)` for `height` and every height before it. An executor that does
+    /// not serve the call (`UNIMPLEMENTED`) is not asked again.
+    async fn available(&mut self, height: Height, hash: Hash) -> Result<(), ExecError> {
+        if self.no_commitments {
+            return Ok(());
+        }
+        let req = CommitmentRequest {
+            namespace: self.namespace.0,
+            height: height.0,
+            batch_hash: hash.as_bytes().to_vec().into(),
+            level: CommitmentLevel::Available as i32,
+        };
+        match self.client()?.commitment(req).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == tonic::Code::Unimplemented => {
+                info!(executor = %self.addr, "exec.grpc_commitment_unimplemented");
+                self.no_commitments = true;
+                Ok(())
+            }
+            Err(s) => Err(self.failed("Commitment", &s)),
         }
     }
 }

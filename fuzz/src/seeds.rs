@@ -136,6 +136,7 @@ impl Sample {
                 .map(pb::BatchTx::from)
                 .collect(),
             proof: Some(pb::NamespaceProof::from(&tree.proof(ns))),
+            commitment: None,
         }
     }
 }
@@ -279,6 +280,7 @@ fn api_seeds(out: &mut Out, s: &Sample) {
     let stream = api::StreamNamespaceRequest {
         namespace: 1,
         from_height: HEIGHT,
+        level: 0,
     };
     out.add("api", "stream-namespace", Some(2), &stream.encode_to_vec());
     let answer = api::SubmitTxResponse {

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use ordo_da_adapter::da::L1Hash as B256;
 use ordo_da_adapter::da::{
-    BlobConfig, BlobProofs, Confirmation, DaBackend, DaError, EthereumBlobs, LocalDa, Receipt,
+    BlobConfig, BlobProofs, Confirmation, DaBackend, DaError, EthereumBlobs, LocalDa, Locator,
+    Receipt,
 };
 use ordo_da_adapter::l1::Finality;
 use ordo_types::Height;
@@ -52,6 +53,70 @@ pub struct DaStatus {
     /// Frames found on the L1 that brought no height not already found (from any poster).
     pub duplicate_frames: u64,
     pub last_error: Option<String>,
+}
+
+/// Where a run of heights is on the DA layer: one record per frame (or split batch) that made
+/// them available, kept in the store's `da` column under its first height, so the API can give
+/// each available height its receipt.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeightsReceipt {
+    pub first: u64,
+    pub last: u64,
+    /// ethereum-blobs: the L1 block, its hash and the blob transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_block: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1_block_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<String>,
+    /// local: the frame file, relative to the DA directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// A height's commitment level as this node knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Ordered and final in ordo (or not known to be available: no DA backend).
+    Certified,
+    /// Available on the DA layer, with where, if recorded.
+    Available(Option<HeightsReceipt>),
+}
+
+/// Records `r` (a failure is logged: the receipt only informs the API, the available head is
+/// kept elsewhere).
+fn put_receipt(store: &Store, r: &HeightsReceipt) {
+    let bytes = serde_json::to_vec(r).unwrap_or_default();
+    if let Err(e) = store.put_da_receipt(r.first, &bytes) {
+        warn!(error = %e, first = r.first, "da.receipt");
+    }
+}
+
+/// The commitment level of certified height `h`: available once the DA head has passed it.
+pub fn level(shared: &Shared, h: u64) -> Level {
+    let Some(view) = &shared.da else {
+        return Level::Certified;
+    };
+    let available = view.lock().map_or(0, |s| s.available_height);
+    if h > available {
+        return Level::Certified;
+    }
+    let receipt = shared
+        .store
+        .da_receipt_at(h)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice::<HeightsReceipt>(&b).ok())
+        .filter(|r| r.first <= h && h <= r.last);
+    Level::Available(receipt)
+}
+
+/// The DA head this node reports (0 without a DA backend).
+pub fn available_height(shared: &Shared) -> u64 {
+    shared
+        .da
+        .as_ref()
+        .map_or(0, |v| v.lock().map_or(0, |s| s.available_height))
 }
 
 /// The DA status, shared with the RPC.
@@ -283,9 +348,25 @@ async fn local_loop(backend: LocalDa, shared: Arc<Shared>, view: DaView) {
         }
         for frame in pack(chain, &pending, cap) {
             let mut pause = Backoff::default().first;
-            while let Err(e) = backend.submit(&frame).await {
-                set(&view, |s| s.last_error = Some(e.to_string()));
-                pause = crate::rollups::wait(pause).await;
+            let receipt = loop {
+                match backend.submit(&frame).await {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        set(&view, |s| s.last_error = Some(e.to_string()));
+                        pause = crate::rollups::wait(pause).await;
+                    }
+                }
+            };
+            if let Locator::Local { file } = &receipt.locator {
+                put_receipt(
+                    &shared.store,
+                    &HeightsReceipt {
+                        first: frame.first.0,
+                        last: frame.last.0,
+                        file: Some(file.clone()),
+                        ..HeightsReceipt::default()
+                    },
+                );
             }
             set(&view, |s| {
                 s.frames_posted += 1;
@@ -367,6 +448,8 @@ impl Params {
 struct Landed {
     available: u64,
     blocks: BTreeMap<u64, (u64, B256)>,
+    /// Per height in `blocks`: the transaction and the heights of its frame.
+    frames: BTreeMap<u64, (B256, u64, u64)>,
 }
 
 /// What survives a restart of the watcher.
@@ -472,13 +555,17 @@ async fn watch_round(
                 continue;
             };
             let at = (posted.l1_block, posted.l1_hash);
-            if !record(shared, landed, &whole, at, &g.limits) {
+            if !record(shared, landed, &whole, at, posted.tx_hash, &g.limits) {
                 *duplicates += 1;
             }
         }
         *next_block = to + 1;
     }
-    promote(backend, landed, next_block).await
+    let (available, ahead, rescan_from, receipts) = promote(backend, landed, next_block).await?;
+    for r in receipts {
+        put_receipt(&shared.store, &r);
+    }
+    Ok((available, ahead, rescan_from))
 }
 
 /// A whole range from `f`: `f` itself, or every part of a split batch once the last one came.
@@ -510,7 +597,7 @@ async fn promote(
     backend: &EthereumBlobs,
     landed: &Mutex<Landed>,
     next_block: &mut u64,
-) -> Result<(u64, u64, u64), DaError> {
+) -> Result<(u64, u64, u64, Vec<HeightsReceipt>), DaError> {
     let final_head = backend.final_head().await?;
     let poisoned = || DaError::Fatal("DA state poisoned".into());
     // The final blocks the next heights need, in height order (the lock is not held across the
@@ -541,14 +628,31 @@ async fn promote(
         l.blocks.retain(|_, (at, _)| *at != b);
         *next_block = (*next_block).min(b);
     }
-    while let Some((b, _)) = l.blocks.get(&(l.available + 1)).copied() {
+    let mut receipts: Vec<HeightsReceipt> = Vec::new();
+    while let Some((b, hash)) = l.blocks.get(&(l.available + 1)).copied() {
         if b > final_head || replaced.is_some_and(|r| b >= r) {
             break;
         }
         l.available += 1;
+        let h = l.available;
+        let Some((tx, first, last)) = l.frames.get(&h).copied() else {
+            continue;
+        };
+        let r = HeightsReceipt {
+            first,
+            last,
+            l1_block: Some(b),
+            l1_block_hash: Some(format!("{hash:#x}")),
+            tx_hash: Some(format!("{tx:#x}")),
+            file: None,
+        };
+        if receipts.last() != Some(&r) {
+            receipts.push(r);
+        }
     }
     let available = l.available;
     l.blocks.retain(|h, _| *h > available);
+    l.frames.retain(|h, _| *h > available);
     let rescan_from = l
         .blocks
         .values()
@@ -556,7 +660,7 @@ async fn promote(
         .min()
         .unwrap_or(*next_block)
         .min(*next_block);
-    Ok((available, l.blocks.len() as u64, rescan_from))
+    Ok((available, l.blocks.len() as u64, rescan_from, receipts))
 }
 
 /// Marks the heights of a whole range as landed in `block`, each entry checked against this
@@ -568,6 +672,7 @@ fn record(
     landed: &Mutex<Landed>,
     frames: &[Frame],
     block: (u64, B256),
+    tx: B256,
     limits: &ordo_types::Limits,
 ) -> bool {
     let Some(head) = frames.first() else {
@@ -594,6 +699,7 @@ fn record(
         match shared.store.decided(Height(h)) {
             Ok(Some(d)) if d.batch.hash() == c.batch.hash() => {
                 l.blocks.insert(h, block);
+                l.frames.insert(h, (tx, head.first.0, head.last.0));
                 new = true;
             }
             Ok(Some(_)) => warn!(height = h, "da.frame_conflicts_with_our_batch"),

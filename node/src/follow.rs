@@ -168,6 +168,7 @@ async fn status_page(State(status): State<DeliveryStatus>) -> Json<serde_json::V
         "namespace": s.namespace.0,
         "executor": s.executor,
         "executed_height": s.executed,
+        "available_told": s.available,
         "state_root": format!("0x{}", hex::encode(&s.state_root)),
         "head": s.head,
         "lag": s.lag(),

@@ -7,9 +7,10 @@ use crate::ingress::{Submission, TxState};
 use crate::store::Decided;
 use ordo_client::api::sequencer_server::{Sequencer, SequencerServer};
 use ordo_client::api::{
-    AckLevel, GetBatchRequest, GetTransactionRequest, GetTransactionResponse, NamespaceSlice,
-    Outcome, StatusRequest, StatusResponse, StreamNamespaceRequest, SubmitTxRequest,
-    SubmitTxResponse, TxStatus, ValidatorSetRequest, ValidatorSetResponse,
+    AckLevel, Commitment, CommitmentLevel, DaReceipt, GetBatchRequest, GetBatchResponse,
+    GetTransactionRequest, GetTransactionResponse, NamespaceSlice, Outcome, StatusRequest,
+    StatusResponse, StreamNamespaceRequest, SubmitTxRequest, SubmitTxResponse, TxStatus,
+    ValidatorSetRequest, ValidatorSetResponse,
 };
 use ordo_mempool::Rejection;
 use ordo_types::NamespaceTree;
@@ -32,6 +33,8 @@ const MAX_WAIT: Duration = Duration::from_secs(300);
 /// Ordered acknowledgements one bulk stream may wait for at once; past it, the stream stops
 /// reading requests until some are answered (backpressure, not a queue without bound).
 const MAX_INFLIGHT_PER_STREAM: usize = 100_000;
+/// How often an available-only namespace stream looks at the DA head.
+const AVAILABLE_POLL: Duration = Duration::from_millis(200);
 /// Responses buffered per stream before the node waits for the client to read.
 const STREAM_BUFFER: usize = 4096;
 
@@ -187,6 +190,43 @@ fn internal(e: impl std::fmt::Display) -> Status {
     Status::internal(e.to_string())
 }
 
+/// The commitment of certified height `h`, as the API sends it.
+fn commitment(shared: &Shared, h: u64) -> Commitment {
+    match crate::da::level(shared, h) {
+        crate::da::Level::Certified => Commitment {
+            level: CommitmentLevel::Certified as i32,
+            receipt: None,
+        },
+        crate::da::Level::Available(r) => Commitment {
+            level: CommitmentLevel::Available as i32,
+            receipt: r.map(|r| {
+                let hex32 = |x: &Option<String>| {
+                    x.as_deref()
+                        .and_then(|v| hex::decode(v.trim_start_matches("0x")).ok())
+                        .unwrap_or_default()
+                        .into()
+                };
+                DaReceipt {
+                    backend: shared
+                        .da
+                        .as_ref()
+                        .map(|v| {
+                            v.lock()
+                                .map_or_else(|_| String::new(), |s| s.backend.clone())
+                        })
+                        .unwrap_or_default(),
+                    first_height: r.first,
+                    last_height: r.last,
+                    l1_block: r.l1_block.unwrap_or(0),
+                    l1_block_hash: hex32(&r.l1_block_hash),
+                    tx_hash: hex32(&r.tx_hash),
+                    file: r.file.unwrap_or_default(),
+                }
+            }),
+        },
+    }
+}
+
 /// The slice of `namespace` at `height`, if that height is stored.
 fn slice_at(
     shared: &Shared,
@@ -210,6 +250,7 @@ fn slice_at(
         certificate: Some((&d.certificate).into()),
         txs,
         proof: Some((&proof).into()),
+        commitment: Some(commitment(shared, height)),
     }))
 }
 
@@ -278,6 +319,7 @@ impl Sequencer for Api {
                 status: TxStatus::Ordered as i32,
                 height: h.0,
                 index: i,
+                commitment: Some(commitment(&self.shared, h.0)),
             },
             TxState::Pending => GetTransactionResponse {
                 status: TxStatus::Pending as i32,
@@ -291,10 +333,13 @@ impl Sequencer for Api {
     async fn get_batch(
         &self,
         request: Request<GetBatchRequest>,
-    ) -> Result<Response<pb::CertifiedBatch>, Status> {
+    ) -> Result<Response<GetBatchResponse>, Status> {
         let h = request.into_inner().height;
         match self.shared.store.decided(Height(h)).map_err(internal)? {
-            Some(d) => Ok(Response::new(d.to_proto())),
+            Some(d) => Ok(Response::new(GetBatchResponse {
+                batch: Some(d.to_proto()),
+                commitment: Some(commitment(&self.shared, h)),
+            })),
             None => Err(Status::not_found(format!("no batch at height {h}"))),
         }
     }
@@ -319,6 +364,16 @@ impl Sequencer for Api {
         let r = request.into_inner();
         let namespace = Namespace(r.namespace);
         let mut next = r.from_height.max(1);
+        let available_only = match CommitmentLevel::try_from(r.level) {
+            Ok(CommitmentLevel::Certified) => false,
+            Ok(CommitmentLevel::Available) => true,
+            Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown commitment level {}",
+                    r.level
+                )));
+            }
+        };
         let earliest = self
             .shared
             .store
@@ -335,7 +390,10 @@ impl Sequencer for Api {
         let (out, rx) = mpsc::channel(16);
         tokio::spawn(async move {
             loop {
-                let latest = *heights.borrow_and_update();
+                let mut latest = *heights.borrow_and_update();
+                if available_only {
+                    latest = latest.min(crate::da::available_height(&shared));
+                }
                 while next <= latest {
                     match slice_at(&shared, &recent, namespace, next) {
                         Ok(Some(s)) => {
@@ -350,6 +408,14 @@ impl Sequencer for Api {
                             return;
                         }
                     }
+                }
+                if available_only {
+                    // The DA head moves on its own clock: look again shortly.
+                    tokio::select! {
+                        () = tokio::time::sleep(AVAILABLE_POLL) => {}
+                        () = out.closed() => return,
+                    }
+                    continue;
                 }
                 tokio::select! {
                     changed = heights.changed() => if changed.is_err() { return },
@@ -376,6 +442,7 @@ impl Sequencer for Api {
             pool_size: st.pool_size as u64,
             validators: st.validators as u32,
             moniker: st.moniker,
+            available_height: crate::da::available_height(&self.shared),
         }))
     }
 

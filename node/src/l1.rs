@@ -75,6 +75,71 @@ pub async fn deploy(
     Ok((deployed, l1))
 }
 
+/// What `ordo l1 deploy --da-blobs` writes into the homes.
+#[derive(Debug, Clone)]
+pub struct DaDeployOptions {
+    pub range_heights: u64,
+    /// ETH for each validator's posting account.
+    pub fund_ether: u64,
+    /// `[da] proofs`.
+    pub proofs: String,
+    /// `[da] finality`.
+    pub finality: String,
+    /// Genesis `da.start_block`: no frame of this chain is older.
+    pub start_block: u64,
+}
+
+/// The batch inbox of chain `chain_id`: `0xff`, eleven zero bytes and the chain id, an address
+/// no one holds a key for (the convention of rollup batch inboxes).
+pub fn batch_inbox_of(chain_id: u64) -> String {
+    format!("0xff{}{chain_id:016x}", "00".repeat(11))
+}
+
+/// Sets every home up to post its certified batches as blobs to the L1 at `rpc`: the genesis
+/// `da` section (the batch inbox of the chain, the start block, the range length), a new posting
+/// account per validator funded from `key` (its key written to `keys/l1.key`, 0600), and the
+/// `[da]` section pointing at it. Returns the batch inbox.
+pub async fn deploy_da(
+    rpc: &str,
+    key: &str,
+    homes: &[Home],
+    opts: &DaDeployOptions,
+) -> anyhow::Result<String> {
+    if opts.range_heights == 0 {
+        anyhow::bail!("--da-range-heights must be at least 1");
+    }
+    if !matches!(opts.proofs.as_str(), "eip4844" | "eip7594") {
+        anyhow::bail!("--da-proofs {:?}: use eip4844 or eip7594", opts.proofs);
+    }
+    let mut inbox = String::new();
+    for h in homes {
+        let mut g = Genesis::read(&h.genesis())?.genesis;
+        inbox = batch_inbox_of(g.chain_id.0);
+        g.da = Some(crate::genesis::DaGenesis {
+            batch_inbox: inbox.clone(),
+            start_block: opts.start_block,
+            range_heights: opts.range_heights,
+        });
+        g.clone().load()?;
+        let account = ordo_da_adapter::l1::dev::funded_account(rpc, key, opts.fund_ether).await?;
+        let key_file = "keys/l1.key";
+        crate::keyfile::write_secret(&h.0.join(key_file), account.as_bytes(), false)?;
+        std::fs::write(h.genesis(), serde_json::to_string_pretty(&g)?)?;
+        let mut c = Config::read(&h.config())?;
+        c.da = Some(crate::config::DaSection {
+            backend: "ethereum-blobs".into(),
+            rpc: rpc.to_string(),
+            key_file: Some(key_file.into()),
+            key_env: None,
+            finality: opts.finality.clone(),
+            proofs: opts.proofs.clone(),
+            ..c.da.unwrap_or_default()
+        });
+        std::fs::write(h.config(), c.to_toml())?;
+    }
+    Ok(inbox)
+}
+
 /// Queues a forced transaction in the inbox named by `inbox` (an address, or a genesis file
 /// whose `l1` section names it).
 pub async fn enqueue(

@@ -116,6 +116,20 @@ enum L1Command {
         finality: String,
         #[arg(long, default_value_t = 1000)]
         poll_ms: u64,
+        /// Also set every home up to post its certified batches as blobs to this L1
+        /// (`[da] backend = "ethereum-blobs"`): a batch inbox derived from the chain id, a new
+        /// posting account per validator funded from --key (its key in keys/l1.key, 0600).
+        #[arg(long)]
+        da_blobs: bool,
+        /// Heights per posting range (genesis da.range_heights).
+        #[arg(long, default_value_t = 8, requires = "da_blobs")]
+        da_range_heights: u64,
+        /// ETH sent to each validator's posting account.
+        #[arg(long, default_value_t = 10, requires = "da_blobs")]
+        da_fund_ether: u64,
+        /// Blob proofs of the L1's hardfork: "eip4844" (Cancun, Prague) or "eip7594" (Osaka).
+        #[arg(long, default_value = "eip4844", requires = "da_blobs")]
+        da_proofs: String,
     },
     /// Queue a forced transaction on L1 (any Ethereum client can do the same).
     Enqueue {
@@ -484,6 +498,10 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             fee_wei,
             finality,
             poll_ms,
+            da_blobs,
+            da_range_heights,
+            da_fund_ether,
+            da_proofs,
         } => {
             finality
                 .parse::<ordo_da_adapter::l1::Finality>()
@@ -493,11 +511,25 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
                 inclusion_delay,
                 forced_budget_bytes,
                 fee_wei,
-                finality,
+                finality: finality.clone(),
                 poll_ms,
             };
-            let (d, l1) = ordo_node::l1::deploy(&rpc, &l1_key(key)?, &homes, &opts).await?;
+            let key = l1_key(key)?;
+            let (d, l1) = ordo_node::l1::deploy(&rpc, &key, &homes, &opts).await?;
+            let da = if da_blobs {
+                let da = ordo_node::l1::DaDeployOptions {
+                    range_heights: da_range_heights,
+                    fund_ether: da_fund_ether,
+                    proofs: da_proofs,
+                    finality,
+                    start_block: d.block,
+                };
+                Some(ordo_node::l1::deploy_da(&rpc, &key, &homes, &da).await?)
+            } else {
+                None
+            };
             let out = serde_json::json!({
+                "batch_inbox": da,
                 "inbox": l1.inbox,
                 "inbox_block": d.block,
                 "l1_chain_id": d.l1_chain_id,

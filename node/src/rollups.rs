@@ -17,6 +17,7 @@ use ordo_exec::ExecutorSpec;
 use ordo_exec::builtin::LedgerHandle;
 use ordo_types::{ChainId, Hash, Height, Namespace};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -85,7 +86,7 @@ pub fn open(
 /// Runs the delivery loop of `rollup` in its own task.
 pub fn spawn(rollup: Rollup, home: &Home, shared: &crate::app::Shared) -> JoinHandle<()> {
     let Rollup { view, mut executor } = rollup;
-    let (feed, store) = (shared.feed.clone(), shared.store.clone());
+    let (feed, store, da) = (shared.feed.clone(), shared.store.clone(), shared.da.clone());
     let path = home.rollup_dir(view.namespace).join("cursor.log");
     tokio::spawn(async move {
         let mut cursor = match Cursor::open(&path) {
@@ -100,6 +101,7 @@ pub fn spawn(rollup: Rollup, home: &Home, shared: &crate::app::Shared) -> JoinHa
             feed,
             store,
             namespace: view.namespace,
+            da,
         };
         let backoff = Backoff::default();
         deliver::run(
@@ -118,9 +120,23 @@ struct FeedSource {
     feed: FeedHandle,
     store: Arc<Store>,
     namespace: Namespace,
+    /// This node's DA status, with `[da]`.
+    da: Option<crate::da::DaView>,
 }
 
+/// How often the in-node delivery loop looks at the DA head.
+const AVAILABLE_POLL: Duration = Duration::from_millis(200);
+
 impl SliceSource for FeedSource {
+    /// This node's DA head (its own confirmation from the DA layer).
+    fn available(&mut self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let view = self.da.clone()?;
+        Some(deliver::poll_head(AVAILABLE_POLL, move || {
+            let h = view.lock().map_or(0, |s| s.available_height);
+            std::future::ready(Some(h))
+        }))
+    }
+
     fn open(&mut self, from: Height, _parent: Option<Hash>) -> BoxStream<'static, SourceItem> {
         let (tx, rx) = mpsc::channel(BUFFER);
         let (feed, store, namespace) = (self.feed.clone(), self.store.clone(), self.namespace);
@@ -234,6 +250,7 @@ pub fn status_json(views: &[RollupView], height: u64) -> serde_json::Value {
                 "namespace": v.namespace.0,
                 "executor": s.executor,
                 "executed_height": s.executed,
+                "available_told": s.available,
                 "state_root": format!("0x{}", hex::encode(&s.state_root)),
                 "lag": height.saturating_sub(s.executed),
                 "last_error": s.last_error.as_ref().map(|(_, e)| e),

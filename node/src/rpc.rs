@@ -6,8 +6,8 @@
 //! | GET | `/health` | 200 once consensus runs, 503 before |
 //! | GET | `/status`, `/v1/status` | height, round, latest hash, pool size, gossip counters |
 //! | POST | `/v1/tx` | `{"namespace": n, "payload": "0x…"}` → `{"id": …, "status": "accepted" or "duplicate"}`; 400 malformed or unknown namespace, 409 already ordered (with its position), 413 too large, 429 namespace over quota, 503 pool full |
-//! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index"}`, `{"status": "pending"}` (in this node's pool) or 404 |
-//! | GET | `/v1/batch/{height}` | the batch, its transactions and its certificate, or 404 |
+//! | GET | `/v1/tx/{id}` | `{"status": "ordered", "height", "index", "commitment"}`, `{"status": "pending"}` (in this node's pool) or 404 |
+//! | GET | `/v1/batch/{height}` | the batch, its transactions, its certificate and its commitment (`certified`, or `available` with the DA receipt), or 404 |
 //! | GET | `/v1/batch/{height}/raw` | `{"certified_batch": "0x…"}`: protobuf `ordo.v1.CertifiedBatch`, to verify |
 //! | GET | `/v1/validators` | the validator set and its hash |
 //! | GET, POST | `/testing/net-faults` | the fault layer's settings and counters; POST `{"delay_ms", "jitter_ms", "duplicate_percent", "reorder_percent"}` (all optional, absent = 0; `?seed=` reseeds) replaces them; 404 in a build without `--features ordo-node/chaos` |
@@ -228,15 +228,24 @@ async fn tx_status(State(s): S, Path(id): Path<String>) -> Response {
         return error(StatusCode::BAD_REQUEST, "a transaction id is 64 hex digits");
     };
     match s.tx_state(&id) {
-        Ok(TxState::Ordered(h, i)) => {
-            Json(json!({"id": id.to_string(), "status": "ordered", "height": h.0, "index": i}))
-                .into_response()
-        }
+        Ok(TxState::Ordered(h, i)) => Json(
+            json!({"id": id.to_string(), "status": "ordered", "height": h.0, "index": i,
+                "commitment": commitment_json(&s, h.0)}),
+        )
+        .into_response(),
         Ok(TxState::Pending) => {
             Json(json!({"id": id.to_string(), "status": "pending"})).into_response()
         }
         Ok(TxState::Unknown) => error(StatusCode::NOT_FOUND, "unknown to this node"),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `{"level": "certified"}` or `{"level": "available", "receipt": {…}}` (docs/API.md).
+fn commitment_json(s: &crate::app::Shared, h: u64) -> Value {
+    match crate::da::level(s, h) {
+        crate::da::Level::Certified => json!({"level": "certified"}),
+        crate::da::Level::Available(r) => json!({"level": "available", "receipt": r}),
     }
 }
 
@@ -257,6 +266,7 @@ async fn batch(State(s): S, Path(height): Path<u64>) -> Response {
             "header": d.batch.header,
             "header_bytes": format!("0x{}", hex::encode(d.batch.header.to_bytes())),
             "txs": d.batch.txs.iter().map(tx_json).collect::<Vec<_>>(),
+            "commitment": commitment_json(&s, height),
             "certificate": {
                 "height": d.certificate.height.0,
                 "round": d.certificate.round.0,

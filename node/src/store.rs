@@ -27,6 +27,8 @@ const CF_BATCHES: &str = "batches";
 const CF_COMMITS: &str = "commits";
 const CF_TXS: &str = "txs";
 const CF_UNDECIDED: &str = "undecided";
+/// DA receipts (`crate::da::HeightsReceipt`, JSON) by the first height they cover.
+const CF_DA: &str = "da";
 
 /// A storage failure. Corrupt data is an error, never a panic.
 #[derive(Debug, Error)]
@@ -113,7 +115,7 @@ impl Store {
         txs.set_memtable_factory(rocksdb::MemtableFactory::HashLinkList {
             bucket_count: 1 << 20,
         });
-        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED]
+        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED, CF_DA]
             .into_iter()
             .map(|n| ColumnFamilyDescriptor::new(n, Options::default()))
             .chain([ColumnFamilyDescriptor::new(CF_TXS, txs)]);
@@ -297,6 +299,22 @@ impl Store {
     /// Stores a proposal received or built at (height, round), durably. Callers store only
     /// bodies that match their header (`Batch::check_body`), so a decided hash always finds the
     /// one body its certificate stands for.
+    /// Records a DA receipt for the heights from `first` on (not synced: it is information the
+    /// DA watcher can find again).
+    pub fn put_da_receipt(&self, first: u64, receipt: &[u8]) -> Result<(), StoreError> {
+        Ok(self
+            .db
+            .put_cf(self.cf(CF_DA), first.to_be_bytes(), receipt)?)
+    }
+
+    /// The DA receipt with the greatest first height at or below `height`.
+    pub fn da_receipt_at(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_DA));
+        it.seek_for_prev(height.to_be_bytes());
+        it.status()?;
+        Ok(it.value().map(<[u8]>::to_vec))
+    }
+
     pub fn put_undecided(&self, round: u32, batch: &Batch) -> Result<(), StoreError> {
         let key = undecided_key(batch.header.height.0, round, &batch.hash());
         self.db.put_cf_opt(

@@ -14,6 +14,7 @@
 
 pub mod bench;
 pub mod chaos;
+pub mod da_report;
 pub mod forced_bench;
 pub mod load;
 pub mod watch;

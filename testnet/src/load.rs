@@ -145,6 +145,7 @@ pub async fn run(p: &LoadParams) -> anyhow::Result<Value> {
             .stream_namespace(StreamNamespaceRequest {
                 namespace: ns,
                 from_height: from,
+                ..StreamNamespaceRequest::default()
             })
             .await?
             .into_inner();

@@ -130,6 +130,22 @@ enum Command {
     },
     /// Forced-inclusion latency: queues entries on the L1 inbox and reports, per entry and as
     /// percentiles, the time and the L1 blocks until the validators ordered it.
+    /// DA figures read from the L1 alone: frames, blobs, blob utilisation, gas per MB, and
+    /// certified-to-available latency (docs/BENCHMARKS.md).
+    DaReport {
+        /// The L1 endpoint.
+        #[arg(long)]
+        l1_rpc: String,
+        /// A validator's genesis.json (its `da` section names the batch inbox).
+        #[arg(long)]
+        genesis: std::path::PathBuf,
+        /// L1 blocks after inclusion at which a frame counts (`latest-K` finality).
+        #[arg(long, default_value_t = 1)]
+        depth: u64,
+        /// Leave out heights below this one (a warm-up).
+        #[arg(long, default_value_t = 1)]
+        from_height: u64,
+    },
     ForcedBench {
         /// The node that tells when an entry is ordered, http://127.0.0.1:27001
         #[arg(long)]
@@ -229,6 +245,23 @@ fn main() -> anyhow::Result<()> {
             if !ok {
                 std::process::exit(1);
             }
+        }
+        Command::DaReport {
+            l1_rpc,
+            genesis,
+            depth,
+            from_height,
+        } => {
+            let params = ordo_testnet::da_report::DaReportParams {
+                l1_rpc,
+                genesis,
+                depth,
+                from_height,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            println!("{}", rt.block_on(ordo_testnet::da_report::run(&params))?);
         }
         Command::ForcedBench {
             rpc,

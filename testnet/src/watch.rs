@@ -1,6 +1,7 @@
 //! The live view of a local testnet (`testnet/localnet.sh up` ends in it): a light load, a demo
-//! rollup following one namespace with verified proofs, and one status line per node (height,
-//! ordered tx/s, finality p50, peers, L1 head), redrawn every second until interrupted.
+//! rollup following one namespace with verified proofs, and one status line per node (certified
+//! height, available height on the DA layer, ordered tx/s, finality p50, peers, L1 head),
+//! redrawn every second until interrupted.
 //!
 //! Finality is the submit-to-ordered time of the light load's transactions sent to that node:
 //! the moment the node answers that the transaction is in a certified batch on its disk.
@@ -162,9 +163,10 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
         let statuses = futures::future::join_all(p.rpcs.iter().map(|a| status(*a))).await;
         let now = Instant::now();
         let mut lines = vec![format!(
-            "{:<7} {:>8} {:>8} {:>14} {:>6} {:>8} {:>24}   ({:.0} s; Ctrl-C stops watching, the testnet keeps running)",
+            "{:<7} {:>9} {:>9} {:>8} {:>14} {:>6} {:>8} {:>24}   ({:.0} s; Ctrl-C stops watching, the testnet keeps running)",
             "node",
-            "height",
+            "certified",
+            "available",
             "tx/s",
             "finality p50",
             "peers",
@@ -197,8 +199,11 @@ pub async fn run(p: WatchParams) -> anyhow::Result<()> {
                 p50(q)
             });
             lines.push(format!(
-                "node-{i:<2} {:>8} {:>8} {:>14} {:>6} {:>8} {:>24}",
+                "node-{i:<2} {:>9} {:>9} {:>8} {:>14} {:>6} {:>8} {:>24}",
                 s["height"].as_u64().unwrap_or(0),
+                s["da"]["available_height"]
+                    .as_u64()
+                    .map_or("-".into(), |v| v.to_string()),
                 rate,
                 finality.map_or("-".into(), |m| format!("{m} ms")),
                 s["gossip"]["peers"]

@@ -17,6 +17,8 @@ pub mod batch;
 pub mod bls;
 pub mod codec;
 pub mod da;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod hash;
 pub mod header;
 pub mod ids;

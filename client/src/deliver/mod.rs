@@ -43,6 +43,7 @@ use ordo_types::{BatchHeader, BatchTx, Certificate, Hash, Height, Namespace};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 /// How final a slice is when it is delivered.
@@ -80,7 +81,7 @@ impl From<VerifiedSlice> for Slice {
             header: v.header,
             certificate: v.certificate,
             txs: v.txs,
-            commitment: Commitment::Certified,
+            commitment: v.commitment,
             certified_ms: None,
         }
     }
@@ -113,6 +114,15 @@ pub trait Executor: Send + std::fmt::Debug {
 
     /// Executes the slice at the height after the last one executed.
     async fn execute(&mut self, slice: &Slice) -> Result<Executed, ExecError>;
+
+    /// Every height up to `height` (executed, with header hash `hash`) is now available on the
+    /// DA layer. Called with a rising `height`, at most once per move of the DA head, only for
+    /// heights already executed; after a restart the current head is sent again. The default
+    /// ignores it.
+    async fn available(&mut self, height: Height, hash: Hash) -> Result<(), ExecError> {
+        let _ = (height, hash);
+        Ok(())
+    }
 }
 
 /// Where slices come from: a verified stream of ordo nodes, or a node's own committed feed.
@@ -121,6 +131,38 @@ pub trait SliceSource: Send {
     /// header at `from - 1`, which the first slice must name. An `Err` item is a problem the
     /// source works around itself (a node dropped for another); the stream goes on.
     fn open(&mut self, from: Height, parent: Option<Hash>) -> BoxStream<'static, SourceItem>;
+
+    /// The DA head as the source knows it (every height up to it is available), if it knows:
+    /// the loop tells the executor as it moves. `None` (the default): never told.
+    fn available(&mut self) -> Option<watch::Receiver<u64>> {
+        None
+    }
+}
+
+/// A head that only rises, read every `every` by `read` (`None`: not known this time) in a
+/// task of its own until every receiver is gone: what a [`SliceSource::available`] returns.
+pub fn poll_head<F, Fut>(every: Duration, mut read: F) -> watch::Receiver<u64>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<u64>> + Send,
+{
+    let (tx, rx) = watch::channel(0u64);
+    tokio::spawn(async move {
+        loop {
+            if let Some(h) = read().await {
+                tx.send_if_modified(|v| {
+                    let moved = h > *v;
+                    *v = (*v).max(h);
+                    moved
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = tx.closed() => return,
+            }
+        }
+    });
+    rx
 }
 
 /// One item of a [`SliceSource`] stream.
@@ -137,6 +179,9 @@ pub struct DeliveryState {
     pub state_root: Vec<u8>,
     /// The highest height the source has offered.
     pub head: u64,
+    /// The highest height the executor was told is available on the DA layer (0: none yet
+    /// since the last connection).
+    pub available: u64,
     /// The last problem (executor or source), with when it happened (Unix ms); cleared by the
     /// next height executed.
     pub last_error: Option<(u64, String)>,
@@ -275,6 +320,7 @@ async fn deliver(
     backoff: Backoff,
 ) -> Result<Never, DeliveryError> {
     let mut pause = backoff.first;
+    let mut available = source.available();
     loop {
         let executed = match executor.resume().await {
             Ok(h) => h,
@@ -302,7 +348,18 @@ async fn deliver(
             "deliver.resume"
         );
         let mut stream = source.open(from, parent);
-        match pump(executor, &mut stream, executed, cursor, status).await? {
+        // Told again after each (re)connection: the executor may have restarted.
+        status.lock().available = 0;
+        match pump(
+            executor,
+            &mut stream,
+            &mut available,
+            executed,
+            cursor,
+            status,
+        )
+        .await?
+        {
             Pumped::Progress => pause = backoff.first,
             Pumped::Stalled => {}
         }
@@ -322,18 +379,41 @@ enum Pumped {
 async fn pump(
     executor: &mut dyn Executor,
     stream: &mut BoxStream<'static, SourceItem>,
+    available: &mut Option<watch::Receiver<u64>>,
     mut executed: Height,
     cursor: &mut Cursor,
     status: &DeliveryStatus,
 ) -> Result<Pumped, DeliveryError> {
     let mut progress = Pumped::Stalled;
     loop {
+        if let Some(a) = available.as_mut() {
+            let head = *a.borrow_and_update();
+            match tell_available(executor, cursor, status, head, executed).await {
+                Ok(()) => {}
+                Err(ExecError::Retry(reason)) => {
+                    status.error(format!("executor: {reason}"));
+                    return Ok(progress);
+                }
+                Err(ExecError::Fatal(reason)) => return Err(fatal(executor, reason)),
+            }
+        }
         // Make what was recorded durable whenever the stream has nothing ready.
         let item = match futures::poll!(stream.next()) {
             std::task::Poll::Ready(item) => item,
             std::task::Poll::Pending => {
                 cursor.sync()?;
-                stream.next().await
+                match available.as_mut() {
+                    Some(a) => tokio::select! {
+                        item = stream.next() => item,
+                        changed = a.changed() => {
+                            if changed.is_err() {
+                                *available = None;
+                            }
+                            continue;
+                        }
+                    },
+                    None => stream.next().await,
+                }
             }
         };
         let slice = match item {
@@ -403,6 +483,27 @@ async fn pump(
             Err(ExecError::Fatal(reason)) => return Err(fatal(executor, reason)),
         }
     }
+}
+
+/// Tells the executor the DA head, capped at what it executed, if that moved past what it was
+/// last told.
+async fn tell_available(
+    executor: &mut dyn Executor,
+    cursor: &Cursor,
+    status: &DeliveryStatus,
+    head: u64,
+    executed: Height,
+) -> Result<(), ExecError> {
+    let target = head.min(executed.0);
+    if target <= status.lock().available {
+        return Ok(());
+    }
+    let Some(hash) = cursor.hash_at(Height(target)) else {
+        return Ok(());
+    };
+    executor.available(Height(target), hash).await?;
+    status.lock().available = target;
+    Ok(())
 }
 
 fn fatal(executor: &dyn Executor, reason: String) -> DeliveryError {

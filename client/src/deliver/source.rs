@@ -16,7 +16,7 @@ use ordo_types::{ChainId, Hash, Height, Limits, Namespace, ValidatorSet};
 /// a slow executor only makes the follower lag.
 #[derive(Debug)]
 pub struct ClientSource {
-    client: Client,
+    client: std::sync::Arc<Client>,
     chain_id: ChainId,
     set: ValidatorSet,
     namespace: Namespace,
@@ -34,7 +34,7 @@ impl ClientSource {
     ) -> ClientSource {
         let limits = client.limits;
         ClientSource {
-            client,
+            client: std::sync::Arc::new(client),
             chain_id,
             set,
             namespace,
@@ -43,7 +43,21 @@ impl ClientSource {
     }
 }
 
+/// How often [`ClientSource`] asks the nodes for their DA head.
+const AVAILABLE_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl SliceSource for ClientSource {
+    /// The DA head the nodes report in `Status` (the highest any answering node reports: a
+    /// node's claim, as a slice's commitment level is; a rollup that must not trust it reads
+    /// the L1 itself with `ordo_client::l1`).
+    fn available(&mut self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        let client = self.client.clone();
+        Some(super::poll_head(AVAILABLE_POLL, move || {
+            let client = client.clone();
+            async move { client.available_height().await }
+        }))
+    }
+
     fn open(&mut self, from: Height, parent: Option<Hash>) -> BoxStream<'static, SourceItem> {
         let mut verifier = SliceVerifier::new(
             self.chain_id,

@@ -105,6 +105,7 @@ fn item(batch: &Batch, cert: &Certificate, ns: Namespace) -> NamespaceSlice {
             .map(pb::BatchTx::from)
             .collect(),
         proof: Some((&batch.namespace_tree().proof(ns)).into()),
+        commitment: None,
     }
 }
 

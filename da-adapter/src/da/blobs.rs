@@ -54,6 +54,22 @@ pub struct BlobConfig {
     pub limits: Limits,
 }
 
+impl BlobConfig {
+    /// What a reader that never posts needs: no fees, no proofs, one blob per transaction.
+    pub fn reader(rpc: &str, batch_inbox: Address, finality: Finality, limits: Limits) -> Self {
+        BlobConfig {
+            rpc: rpc.to_string(),
+            batch_inbox,
+            finality,
+            max_blobs_per_tx: 1,
+            max_fee_per_gas: 0,
+            max_fee_per_blob_gas: 0,
+            proofs: BlobProofs::Eip4844,
+            limits,
+        }
+    }
+}
+
 /// Blob transactions on an Ethereum L1. Posting needs a key; confirming, fetching and scanning
 /// do not.
 #[derive(Debug)]
@@ -305,7 +321,22 @@ impl EthereumBlobs {
     /// transaction, in L1 order. A transaction to the inbox that does not carry a valid frame is
     /// skipped with a warning (anyone may send to the address).
     pub async fn scan(&self, from: u64, to: u64) -> Result<Vec<Posted>, DaError> {
+        let (posted, skipped) = self.scan_all(from, to).await?;
+        for s in skipped {
+            tracing::warn!("da: skipping {}: {}", s.tx_hash, s.reason);
+        }
+        Ok(posted)
+    }
+
+    /// As [`EthereumBlobs::scan`], also returning the blob transactions to the inbox that
+    /// carry no valid frame, with the reason.
+    pub async fn scan_all(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<(Vec<Posted>, Vec<Skipped>), DaError> {
         let mut out = Vec::new();
+        let mut skipped = Vec::new();
         for n in from..=to {
             let Some(block) = self
                 .read
@@ -330,13 +361,25 @@ impl EthereumBlobs {
                         frame,
                     }),
                     Ok(None) => {}
-                    Err(DaError::Fatal(e)) => tracing::warn!("da: skipping {hash}: {e}"),
+                    Err(DaError::Fatal(reason)) => skipped.push(Skipped {
+                        l1_block: n,
+                        tx_hash: hash,
+                        reason,
+                    }),
                     Err(e) => return Err(e),
                 }
             }
         }
-        Ok(out)
+        Ok((out, skipped))
     }
+}
+
+/// A blob transaction to the batch inbox that carries no valid frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub l1_block: u64,
+    pub tx_hash: B256,
+    pub reason: String,
 }
 
 /// A frame found on the L1.

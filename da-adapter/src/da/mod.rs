@@ -29,8 +29,8 @@ use ordo_types::da::Frame;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use alloy::primitives::B256 as L1Hash;
-pub use blobs::{BlobConfig, BlobProofs, EthereumBlobs, Posted};
+pub use alloy::primitives::{Address as L1Address, B256 as L1Hash};
+pub use blobs::{BlobConfig, BlobProofs, EthereumBlobs, Posted, Skipped};
 pub use local::LocalDa;
 
 /// Why a DA call failed.

@@ -13,7 +13,7 @@ use std::path::Path;
 use ordo_types::{ForcedTx, Hash, L1Ref, Limits};
 use rocksdb::{DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 
-use super::source::L1Error;
+use super::chain::L1Error;
 
 const PROGRESS: &[u8] = b"p";
 const ENTRY: u8 = b'e';

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use alloy::providers::{Provider, RootProvider};
 
-use super::source::L1Error;
+use super::chain::L1Error;
 
 /// Private key of anvil's first development account (its well-known default mnemonic).
 pub const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";

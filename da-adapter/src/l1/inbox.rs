@@ -9,7 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolConstructor, SolEvent};
 use ordo_types::{ForcedTx, Namespace};
 
-use super::source::L1Error;
+use super::chain::L1Error;
 
 alloy::sol! {
     /// Must match contracts/OrdoInbox.sol; a test compares it with the committed ABI.
@@ -190,6 +190,7 @@ pub async fn enqueue(
 }
 
 /// Reads the inbox's payload bound, to check it against the chain's limits.
+#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) async fn max_payload<P: Provider>(provider: &P, inbox: Address) -> Result<u32, L1Error> {
     let call = TransactionRequest::default()
         .with_to(inbox)
@@ -200,6 +201,7 @@ pub(crate) async fn max_payload<P: Provider>(provider: &P, inbox: Address) -> Re
 }
 
 /// Topic 0 of the inbox's event.
+#[cfg_attr(not(feature = "store"), allow(dead_code))]
 pub(crate) fn enqueued_topic() -> alloy::primitives::B256 {
     EnqueuedEvent::SIGNATURE_HASH
 }

@@ -1,6 +1,6 @@
 //! The pure half of reading the inbox: which blocks to read next, whether what was read is still
 //! the L1's history, and whether a range's logs continue the queue within the limits and the
-//! in-memory cap. No network and no clock: [`super::source`] fetches, these decide.
+//! in-memory cap. No network and no clock: the source fetches, these decide.
 //!
 //! **The cap.** The source keeps the entries it read and the chain has not ordered yet in
 //! memory. Past [`Cap`] (entries or payload bytes) it stops reading ahead: the L1 keeps the
@@ -18,7 +18,7 @@
 
 use ordo_types::{ForcedTx, Hash, L1Ref, Limits};
 
-use super::source::L1Error;
+use super::chain::L1Error;
 
 /// The most unordered entries the source keeps in memory before it stops reading ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

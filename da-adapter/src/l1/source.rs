@@ -17,7 +17,6 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -26,11 +25,11 @@ use alloy::primitives::Address;
 use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{Filter, Log};
 use ordo_types::{ForcedTx, Hash, L1Ref, Limits};
-use thiserror::Error;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::cache::{L1Cache, RangeRead};
+pub use super::chain::{Finality, L1Error};
 use super::inbox::{EnqueuedEvent, enqueued_topic, forced_from_event, max_payload};
 use super::range::{self, Cap, Held, InboxLog};
 
@@ -40,64 +39,6 @@ const HASH_EVERY_BLOCK_UP_TO: u64 = 32;
 /// Block hashes kept in memory.
 const MAX_HASHES: usize = 8_192;
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
-/// Errors of the L1 side.
-#[derive(Debug, Clone, Error)]
-pub enum L1Error {
-    #[error("L1 configuration: {0}")]
-    Config(String),
-    #[error("L1 RPC: {0}")]
-    Rpc(String),
-    #[error("L1 cache: {0}")]
-    Storage(String),
-    #[error("L1 block {number} was read with hash {stored} and the L1 now has {found}")]
-    Reorg {
-        number: u64,
-        stored: Hash,
-        found: Hash,
-    },
-    #[error("inbox entry {found} where {expected} was next: the L1 endpoint skipped an entry")]
-    Gap { expected: u64, found: u64 },
-}
-
-impl L1Error {
-    pub(crate) fn rpc(e: impl fmt::Display) -> L1Error {
-        L1Error::Rpc(e.to_string())
-    }
-}
-
-/// Which L1 blocks count as final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finality {
-    /// The L1's `finalized` block tag.
-    Finalized,
-    /// `latest − k`: for development chains (anvil) whose `finalized` lags far behind.
-    Depth(u64),
-}
-
-impl FromStr for Finality {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Finality, String> {
-        match s {
-            "finalized" => Ok(Finality::Finalized),
-            "latest" => Ok(Finality::Depth(0)),
-            _ => s
-                .strip_prefix("latest-")
-                .and_then(|k| k.parse().ok())
-                .map(Finality::Depth)
-                .ok_or_else(|| format!("finality {s:?}: use \"finalized\" or \"latest-K\"")),
-        }
-    }
-}
-
-impl fmt::Display for Finality {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Finality::Finalized => f.write_str("finalized"),
-            Finality::Depth(k) => write!(f, "latest-{k}"),
-        }
-    }
-}
 
 /// How to reach and read the L1.
 #[derive(Debug, Clone)]

@@ -400,3 +400,97 @@ async fn a_grpc_executor_stopped_for_20_s_costs_consensus_nothing_and_catches_up
     assert!(state.contains(&format!("balance a1 {minted}\n")), "{state}");
     c.stop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_executor_is_told_as_its_heights_become_available() {
+    use std::io::BufRead as _;
+    let port = crate::follow::free_port();
+    let ns = Namespace(9);
+    let c = Cluster::start(4, move |i, h| {
+        edit_config(h, |c| {
+            c.da = Some(ordo_node::config::DaSection {
+                backend: "local".into(),
+                ..ordo_node::config::DaSection::default()
+            });
+            if i == 0 {
+                c.rollups = vec![RollupSection {
+                    namespace: ns.0,
+                    executor: format!("grpc://127.0.0.1:{port}"),
+                }];
+            }
+        });
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(token_ledger_bin())
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--namespace",
+            "9",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let child = crate::follow::Proc(child);
+    let told = std::thread::spawn(move || {
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| {
+                l.strip_prefix("token_ledger: heights up to ")?
+                    .strip_suffix(" are available")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            // Read to the end: a reader that stops early would break the ledger's stderr.
+            .collect::<Vec<u64>>()
+    });
+    for i in 0..20u64 {
+        submit(
+            c.rpc(i as usize % 4),
+            ns.0,
+            format!("mint a {i}").as_bytes(),
+        )
+        .await;
+    }
+    let start = Instant::now();
+    let v = loop {
+        let (_, v) = ordo_node::http::get_json(c.rpc(0), "/v1/rollup/9")
+            .await
+            .unwrap();
+        if v["available_told"].as_u64().unwrap_or(0) >= 20 {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the executor was not told: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Told only of heights it executed and this node confirmed available.
+    let available = c.nodes[0]
+        .as_ref()
+        .unwrap()
+        .shared
+        .da
+        .as_ref()
+        .unwrap()
+        .lock()
+        .unwrap()
+        .available_height;
+    let told_at = v["available_told"].as_u64().unwrap();
+    assert!(told_at <= v["executed_height"].as_u64().unwrap(), "{v}");
+    assert!(told_at <= available, "{v}; DA head {available}");
+    drop(child);
+    let heights = told.join().unwrap();
+    assert!(!heights.is_empty(), "the ledger logged no Commitment call");
+    assert!(
+        heights.windows(2).all(|w| w[0] < w[1]),
+        "heights told rise: {heights:?}"
+    );
+    c.stop_all().await;
+}

@@ -302,7 +302,7 @@ mod tamper {
         async fn get_batch(
             &self,
             _: Request<GetBatchRequest>,
-        ) -> Result<Response<pb::CertifiedBatch>, Status> {
+        ) -> Result<Response<GetBatchResponse>, Status> {
             no()
         }
         async fn get_certificate(

@@ -146,9 +146,11 @@ async fn ordered_acknowledgements_survive_kill_minus_nine_of_every_node() {
                 .await
                 .unwrap()
                 .into_inner();
-            let batch =
-                ordo_types::Batch::from_proto(b.batch.unwrap(), &ordo_types::Limits::default())
-                    .unwrap();
+            let batch = ordo_types::Batch::from_proto(
+                b.batch.unwrap().batch.unwrap(),
+                &ordo_types::Limits::default(),
+            )
+            .unwrap();
             for (i, t) in batch.txs.iter().enumerate() {
                 assert!(
                     at.insert(t.id(), (h, i as u32)).is_none(),
