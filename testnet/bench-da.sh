@@ -20,11 +20,17 @@ L1="http://127.0.0.1:$((ORDO_BASE_PORT + 500))"
 trap 'testnet/localnet.sh down >/dev/null 2>&1 || true' EXIT
 
 testnet/localnet.sh up 4 >/dev/null
+# Measure from when posting runs (the first frames wait for the KZG setup to load).
+for _ in $(seq 1 300); do
+  a=$(curl -sf "http://127.0.0.1:$((ORDO_BASE_PORT + 1))/v1/status" | sed -n 's/.*"available_height":\([0-9]*\).*/\1/p')
+  [ "${a:-0}" -ge 8 ] && break
+  sleep 0.5
+done
 start=$(curl -sf "http://127.0.0.1:$((ORDO_BASE_PORT + 1))/v1/status" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
 echo "load: $(testnet/localnet.sh load --rate "$RATE" --duration "$DURATION" 2>/dev/null | grep '^{' | tail -n 1)"
 end=$(curl -sf "http://127.0.0.1:$((ORDO_BASE_PORT + 1))/v1/status" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
 # Let the last ranges land and pass finality.
 sleep 15
-echo "da (heights $start..$end and after):"
+echo "da (heights $((start + 1))..$end, those certified under load):"
 "$BIN" da-report --l1-rpc "$L1" --genesis "$ORDO_LOCALNET/node-0/genesis.json" --depth 1 \
-  --from-height "$((start + 1))"
+  --from-height "$((start + 1))" --to-height "$end"

@@ -30,8 +30,9 @@ pub struct DaReportParams {
     pub genesis: std::path::PathBuf,
     /// Blocks after inclusion at which a frame counts (the validators' `latest-K`).
     pub depth: u64,
-    /// Only heights at or above this one (to leave out a warm-up).
+    /// Only heights in `from_height..=to_height` (to leave out a warm-up and the idle tail).
     pub from_height: u64,
+    pub to_height: u64,
 }
 
 struct Seen {
@@ -65,7 +66,8 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
         let to = head.min(block + 63);
         for posted in reader.scan(block, to).await? {
             let f = posted.frame;
-            if f.chain_id != g.chain_id {
+            // Frames of this chain that carry heights of the window.
+            if f.chain_id != g.chain_id || f.last.0 < p.from_height || f.first.0 > p.to_height {
                 continue;
             }
             frames += 1;
@@ -100,7 +102,7 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
                 &g.limits,
             )? {
                 let h = c.height().0;
-                if h < p.from_height || heights.contains_key(&h) {
+                if h < p.from_height || h > p.to_height || heights.contains_key(&h) {
                     continue;
                 }
                 batch_bytes += c.encoded_len() as u64;

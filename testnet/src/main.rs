@@ -145,6 +145,9 @@ enum Command {
         /// Leave out heights below this one (a warm-up).
         #[arg(long, default_value_t = 1)]
         from_height: u64,
+        /// Leave out heights above this one (an idle tail).
+        #[arg(long, default_value_t = u64::MAX)]
+        to_height: u64,
     },
     ForcedBench {
         /// The node that tells when an entry is ordered, http://127.0.0.1:27001
@@ -251,12 +254,14 @@ fn main() -> anyhow::Result<()> {
             genesis,
             depth,
             from_height,
+            to_height,
         } => {
             let params = ordo_testnet::da_report::DaReportParams {
                 l1_rpc,
                 genesis,
                 depth,
                 from_height,
+                to_height,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
