@@ -622,3 +622,65 @@ async fn a_poster_killed_with_kill_9_mid_range_is_taken_over_with_no_height_miss
         p.kill(i);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_reorg_under_the_frames_is_rescanned_and_every_height_lands() {
+    let anvil = Anvil::spawn(Some(1)).await.unwrap();
+    let c = posting_cluster(&anvil).await;
+    wait_available(&c, &[0, 1, 2, 3], 2 * RANGE, 90).await;
+    // Replace the last 2 L1 blocks (the ones above the validators' finality, latest-2): the
+    // frames in them, seen but not yet final, are gone from the canonical chain.
+    use alloy::providers::Provider as _;
+    let l1 = alloy::providers::RootProvider::<alloy::network::Ethereum>::new_http(
+        anvil.url.parse().unwrap(),
+    );
+    let reader = EthereumBlobs::new(
+        BlobConfig::reader(
+            &anvil.url,
+            INBOX.parse().unwrap(),
+            Finality::Depth(2),
+            Limits::default(),
+        ),
+        None,
+    )
+    .unwrap();
+    // Wait for a frame in the top two blocks, so the reorg takes frames out.
+    let start = Instant::now();
+    let (head, hashes) = loop {
+        let head = l1.get_block_number().await.unwrap();
+        if !reader.scan(head - 1, head).await.unwrap().is_empty() {
+            let mut hashes = Vec::new();
+            for n in head - 1..=head {
+                hashes.push(reader.block_hash(n).await.unwrap());
+            }
+            break (head, hashes);
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no frame lands");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _: serde_json::Value = l1
+        .client()
+        .request("anvil_reorg", (2u64, Vec::<serde_json::Value>::new()))
+        .await
+        .unwrap();
+    let mut after = Vec::new();
+    for n in head - 1..=head {
+        after.push(reader.block_hash(n).await.unwrap());
+    }
+    assert_ne!(hashes, after, "blocks {}..={head} were replaced", head - 1);
+    let certified = c.height(0);
+    println!(
+        "reorged blocks {}..={head} (which held frames) at certified height {certified}",
+        head - 1
+    );
+    // Every height certified by then becomes available again from frames on the new chain.
+    wait_available(&c, &[0, 1, 2, 3], certified + RANGE, 120).await;
+    let on_l1 = read_l1(&anvil).await;
+    for h in 1..=certified {
+        let (got, ..) = on_l1
+            .get(&h)
+            .unwrap_or_else(|| panic!("height {h} is not on the L1 after the reorg"));
+        assert_eq!(got.batch, c.decided(0, h).unwrap().batch, "height {h}");
+    }
+    c.stop_all().await;
+}
