@@ -480,24 +480,33 @@ impl DaBackend for EthereumBlobs {
 
     async fn confirm(&self, receipt: &Receipt) -> Result<Confirmation, DaError> {
         let (hash, sender, nonce) = Self::locator(receipt)?;
-        let rc = self
-            .read
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(retry("receipt"))?;
-        let Some(rc) = rc else {
-            // Not in a block: pending, unless the nonce has been used by another transaction.
-            let used = self
-                .read
-                .get_transaction_count(sender)
-                .latest()
+        let receipt_of = || async {
+            self.read
+                .get_transaction_receipt(hash)
                 .await
-                .map_err(retry("nonce"))?;
-            return Ok(if used > nonce {
-                Confirmation::Dropped
-            } else {
-                Confirmation::Pending
-            });
+                .map_err(retry("receipt"))
+        };
+        let rc = match receipt_of().await? {
+            Some(rc) => rc,
+            None => {
+                // Not in a block: pending, unless the nonce has been used by another
+                // transaction.
+                let used = self
+                    .read
+                    .get_transaction_count(sender)
+                    .latest()
+                    .await
+                    .map_err(retry("nonce"))?;
+                if used <= nonce {
+                    return Ok(Confirmation::Pending);
+                }
+                // The nonce is used: by this transaction if it was mined between the two
+                // calls (asked again), else by another one.
+                match receipt_of().await? {
+                    Some(rc) => rc,
+                    None => return Ok(Confirmation::Dropped),
+                }
+            }
         };
         let Some(l1_block) = rc.block_number else {
             return Ok(Confirmation::Pending);
