@@ -501,10 +501,20 @@ impl DaBackend for EthereumBlobs {
                     return Ok(Confirmation::Pending);
                 }
                 // The nonce is used: by this transaction if it was mined between the two
-                // calls (asked again), else by another one.
-                match receipt_of().await? {
-                    Some(rc) => rc,
-                    None => return Ok(Confirmation::Dropped),
+                // calls or its receipt is not indexed yet (the node still knows it), else by
+                // another one.
+                if let Some(rc) = receipt_of().await? {
+                    rc
+                } else {
+                    let known = self
+                        .read
+                        .get_transaction_by_hash(hash)
+                        .await
+                        .map_err(retry("transaction"))?;
+                    return Ok(match known {
+                        Some(_) => Confirmation::Pending,
+                        None => Confirmation::Dropped,
+                    });
                 }
             }
         };
