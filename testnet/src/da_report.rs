@@ -90,17 +90,11 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
                 g.sort_by_key(|x| x.part);
                 g
             };
-            let Some(head_frame) = group.first() else {
+            // Anyone can send to the inbox: a frame that does not decode is not ours to count.
+            let Some(entries) = entries(&g, &group) else {
                 continue;
             };
-            let data = assemble(&group)?;
-            for c in decode_entries(
-                g.chain_id,
-                head_frame.first,
-                head_frame.last,
-                &data,
-                &g.limits,
-            )? {
+            for c in entries {
                 let h = c.height().0;
                 if h < p.from_height || h > p.to_height || heights.contains_key(&h) {
                     continue;
@@ -170,4 +164,14 @@ fn latencies(
     secs.sort_by(f64::total_cmp);
     in_blocks.sort_by(f64::total_cmp);
     (secs, in_blocks)
+}
+
+/// The certified batches a whole range of `g`'s chain carries, or `None` if it does not decode.
+fn entries(
+    g: &ordo_node::genesis::Genesis,
+    group: &[Frame],
+) -> Option<Vec<ordo_types::da::Certified>> {
+    let head = group.first()?;
+    let data = assemble(group).ok()?;
+    decode_entries(g.chain_id, head.first, head.last, &data, &g.limits).ok()
 }
