@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 pub use ordo_da_adapter::da::L1Hash;
 use ordo_da_adapter::da::{BlobConfig, EthereumBlobs, L1Address};
 pub use ordo_da_adapter::l1::Finality;
-use ordo_types::da::{Certified, Frame, assemble, decode_entries};
+use ordo_types::da::{Certified, Frame, Gather, Gathered, assemble, decode_entries};
 use ordo_types::{ChainId, Height, Limits, Namespace, ValidatorSet};
 use thiserror::Error;
 
@@ -125,7 +125,7 @@ pub async fn namespace_from_l1(
             reason: s.reason,
         }));
         for p in posted {
-            found.frame(p.l1_block, p.tx_hash, p.frame);
+            found.frame(p.l1_block, p.tx_hash, &p.sender, p.frame);
         }
         block = end + 1;
     }
@@ -141,13 +141,10 @@ struct Found<'a> {
     from: Height,
     to: Height,
     chosen: BTreeMap<u64, Certified>,
-    /// Parts of split batches, by (first height, parts).
-    parts: BTreeMap<(u64, u16), Parts>,
+    /// Parts of split batches, per poster, with where the first part was found.
+    parts: Gather<L1Address, (u64, L1Hash)>,
     rejected: Vec<Rejected>,
 }
-
-/// The parts of one split batch gathered so far, with where its first part was found.
-type Parts = (u64, L1Hash, Vec<Option<Frame>>);
 
 /// Most split batches gathered at once: anyone can send parts to the inbox.
 const MAX_PART_GROUPS: usize = 64;
@@ -167,7 +164,7 @@ impl<'a> Found<'a> {
             from,
             to,
             chosen: BTreeMap::new(),
-            parts: BTreeMap::new(),
+            parts: Gather::new(MAX_PART_GROUPS),
             rejected: Vec::new(),
         }
     }
@@ -184,8 +181,8 @@ impl<'a> Found<'a> {
         });
     }
 
-    /// Takes one frame found at `l1_block` in transaction `tx`.
-    fn frame(&mut self, l1_block: u64, tx: L1Hash, frame: Frame) {
+    /// Takes one frame found at `l1_block` in transaction `tx` from `sender`.
+    fn frame(&mut self, l1_block: u64, tx: L1Hash, sender: &L1Address, frame: Frame) {
         if frame.chain_id != self.chain_id {
             let reason = format!("a frame of chain {}", frame.chain_id.0);
             return self.reject(l1_block, tx, reason);
@@ -194,29 +191,13 @@ impl<'a> Found<'a> {
             return;
         }
         let (first, last) = (frame.first, frame.last);
-        if frame.parts <= 1 {
-            return self.data(l1_block, tx, first, last, std::slice::from_ref(&frame));
-        }
-        let key = (first.0, frame.parts);
-        if !self.parts.contains_key(&key) && self.parts.len() >= MAX_PART_GROUPS {
-            let reason = "too many split batches at once".to_string();
-            return self.reject(l1_block, tx, reason);
-        }
-        let parts = usize::from(frame.parts);
-        let entry = self
-            .parts
-            .entry(key)
-            .or_insert_with(|| (l1_block, tx, vec![None; parts]));
-        let part = usize::from(frame.part);
-        if let Some(slot) = entry.2.get_mut(part)
-            && slot.is_none()
-        {
-            *slot = Some(frame);
-        }
-        if entry.2.iter().all(Option::is_some) {
-            let (b, t, group) = self.parts.remove(&key).unwrap_or_default();
-            let group: Vec<Frame> = group.into_iter().flatten().collect();
-            self.data(b, t, first, last, &group);
+        match self.parts.add(sender, frame, (l1_block, tx)) {
+            Gathered::Whole(group, (b, t)) => self.data(b, t, first, last, &group),
+            Gathered::Waiting => {}
+            Gathered::TooMany => {
+                let reason = "too many split batches at once".to_string();
+                self.reject(l1_block, tx, reason);
+            }
         }
     }
 

@@ -18,7 +18,7 @@ use ordo_da_adapter::da::{
 use ordo_da_adapter::l1::Finality;
 use ordo_da_adapter::l1::dev::{Anvil, DEV_KEY};
 use ordo_types::bls::ValidatorSet;
-use ordo_types::da::{Certified, Frame, assemble, decode_entries, pack};
+use ordo_types::da::{Certified, Frame, assemble, decode_entries, next_tx, pack};
 use ordo_types::fixtures;
 use ordo_types::{ChainId, Height, Limits};
 
@@ -89,7 +89,8 @@ async fn until_available(
     }
 }
 
-/// The certified batches a set of frames carries, decoded and checked in order.
+/// The certified batches a set of frames carries, decoded and checked in order (one poster, so
+/// the parts of a split batch follow each other).
 fn decode_all(frames: &[Frame]) -> Vec<Certified> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -112,14 +113,93 @@ fn encodings(c: &[Certified]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Posts `batches` through `poster`, returning the receipts in frame order.
+/// Streams `batches` through `poster` as a validator does (docs/DA.md): ten heights at a
+/// time, a transaction whenever they fill whole blobs, the rest once all are in. Returns the
+/// frames in order and one receipt per frame (frames in one transaction share it).
 async fn post_all(poster: &EthereumBlobs, batches: &[Certified]) -> (Vec<Frame>, Vec<Receipt>) {
-    let frames = pack(CHAIN, batches, poster.frame_capacity());
-    let mut receipts = Vec::new();
-    for f in &frames {
-        receipts.push(poster.submit(f).await.unwrap());
+    let (mut carry, mut next) = (Vec::new(), 0);
+    let (mut frames, mut receipts) = (Vec::new(), Vec::new());
+    let ends: Vec<usize> = (10..=batches.len())
+        .step_by(10)
+        .chain([batches.len()])
+        .collect();
+    for (i, &end) in ends.iter().enumerate() {
+        let flush = i + 1 == ends.len();
+        while let Some((tx, taken)) = next_tx(
+            CHAIN,
+            &mut carry,
+            &batches[next..end],
+            poster.max_blobs(),
+            flush,
+        ) {
+            next += taken;
+            receipts.extend(poster.submit_many(&tx).await.unwrap());
+            frames.extend(tx);
+        }
     }
+    assert!(carry.is_empty() && next == batches.len());
     (frames, receipts)
+}
+
+/// Waits until every transaction of `receipts` is in a block, replacing one still pending after
+/// 5 s with the same nonce and doubled fees, as a validator's poster does after `bump_after_ms`:
+/// anvil leaves a blob transaction that did not fit a block's blob limit in its pool, unmined,
+/// until it is replaced.
+async fn settle(poster: &EthereumBlobs, frames: &[Frame], receipts: &mut [Receipt]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut sent = Instant::now();
+    let mut bump = 0;
+    loop {
+        let mut pending = Vec::new();
+        let mut i = 0;
+        while i < receipts.len() {
+            let n = receipts[i..]
+                .iter()
+                .take_while(|r| r.locator == receipts[i].locator)
+                .count();
+            if poster.confirm(&receipts[i]).await.unwrap() == Confirmation::Pending {
+                pending.push((i, n));
+            }
+            i += n;
+        }
+        if pending.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} transactions still pending",
+            pending.len()
+        );
+        if sent.elapsed() > Duration::from_secs(5) {
+            bump += 1;
+            for (i, n) in pending {
+                let ordo_da_adapter::da::Locator::EthereumBlobs { nonce, .. } = receipts[i].locator
+                else {
+                    unreachable!()
+                };
+                let again = poster
+                    .submit_with(&frames[i..i + n], Some(nonce), bump)
+                    .await
+                    .unwrap();
+                receipts[i..i + n].clone_from_slice(&again);
+            }
+            sent = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The distinct blob transactions of `receipts`.
+fn txs_of(receipts: &[Receipt]) -> usize {
+    let mut txs: Vec<_> = receipts
+        .iter()
+        .map(|r| match &r.locator {
+            ordo_da_adapter::da::Locator::EthereumBlobs { tx_hash, .. } => tx_hash.clone(),
+            ordo_da_adapter::da::Locator::Local { file } => file.clone(),
+        })
+        .collect();
+    txs.dedup();
+    txs.len()
 }
 
 async fn round_trip(hardfork: &str, proofs: BlobProofs) {
@@ -138,11 +218,20 @@ async fn round_trip(hardfork: &str, proofs: BlobProofs) {
             (h as usize * 37) % 400
         }
     });
-    let (frames, receipts) = post_all(&poster, &batches).await;
-    assert!(frames.len() >= 3, "{} frames", frames.len());
-    let blobs: usize = frames.iter().map(|f| f.to_blobs().len()).sum();
+    let (frames, mut receipts) = post_all(&poster, &batches).await;
+    let txs = txs_of(&receipts);
+    assert!(
+        txs >= 3 && frames.len() > txs,
+        "{} frames in {txs} txs",
+        frames.len()
+    );
+    assert!(
+        frames.iter().any(|f| f.parts > 1 && f.first != Height(60)),
+        "a batch is split to fill a blob"
+    );
+    settle(&poster, &frames, &mut receipts).await;
     // Available only at the finality depth. The last frame, asked first and right after its
-    // submission, is seen not yet available (the earlier ones may have reached the depth while
+    // inclusion, is seen not yet available (the earlier ones may have reached the depth while
     // later frames were being proved, on a slow machine).
     let (last_block, waited) =
         until_available(&anvil, &reader, receipts.last().unwrap(), depth, 60).await;
@@ -172,7 +261,7 @@ async fn round_trip(hardfork: &str, proofs: BlobProofs) {
     assert_eq!(found, frames, "the scan finds every frame, in order");
     assert!(scanned.iter().all(|p| Some(p.sender) == poster.poster()));
     println!(
-        "{hardfork}: {} heights in {} frames, {blobs} blobs, L1 blocks {:?}",
+        "{hardfork}: {} heights in {} frames, {txs} blob transactions, L1 blocks {:?}",
         batches.len(),
         frames.len(),
         (blocks.first(), blocks.last())
@@ -321,9 +410,10 @@ async fn a_stuck_blob_transaction_is_replaced_with_higher_fees() {
     };
     // The same frame, same nonce, fees doubled: the pool takes it in place of the first.
     let bumped = poster
-        .submit_with(&frames[0], Some(nonce), 1)
+        .submit_with(&frames[..1], Some(nonce), 1)
         .await
-        .unwrap();
+        .unwrap()
+        .remove(0);
     assert_ne!(bumped.locator, stuck.locator);
     let _: String = rpc.client().request("evm_mine", ()).await.unwrap();
     let (block, _) = until_available(&anvil, &poster, &bumped, 0, 10).await;

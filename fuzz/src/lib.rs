@@ -82,23 +82,28 @@ where
 }
 
 /// DA frames: a frame's bytes (and the entries its data holds), or the bytes at the start of a
-/// blob (zero-padded to a whole blob). An accepted frame re-encodes to the bytes it came from.
+/// blob (zero-padded to a whole blob: one or more frames back to back). An accepted frame
+/// re-encodes to the bytes it came from.
 pub fn frame(data: &[u8]) -> bool {
-    use ordo_types::da::{BLOB_BYTES, Frame, decode_entries, frame_from_blobs};
+    use ordo_types::da::{BLOB_BYTES, Frame, decode_entries, frames_from_blobs};
     let Some((choice, bytes)) = split(data) else {
         return false;
     };
     let l = limits();
-    let frame = if choice % 2 == 0 {
-        Frame::decode(bytes, &l).inspect(|f| assert_eq!(f.encode(), bytes, "re-encodes"))
+    let frames = if choice % 2 == 0 {
+        Frame::decode(bytes, &l)
+            .inspect(|f| assert_eq!(f.encode(), bytes, "re-encodes"))
+            .map(|f| vec![f])
     } else {
         let mut blob = bytes.to_vec();
         blob.resize(BLOB_BYTES.max(bytes.len()), 0);
-        frame_from_blobs(&[blob], &l)
+        frames_from_blobs(&[blob], &l)
     };
-    frame.is_ok_and(|f| {
-        let _ = decode_entries(f.chain_id, f.first, f.last, &f.data, &l);
-        assert_eq!(Frame::decode(&f.encode(), &l).expect("re-decodes"), f);
+    frames.is_ok_and(|frames| {
+        for f in frames {
+            let _ = decode_entries(f.chain_id, f.first, f.last, &f.data, &l);
+            assert_eq!(Frame::decode(&f.encode(), &l).expect("re-decodes"), f);
+        }
         true
     })
 }

@@ -5,8 +5,10 @@
 //! - `local`: the node writes its own committed batches as frames under `<home>/data/da/`; a
 //!   height is available once its frame is synced.
 //! - `ethereum-blobs`: heights are cut into ranges of `range_heights` (genesis); range `k` is
-//!   posted by validator `k mod n`, and by validator `k + j mod n` once `j` takeover timeouts
-//!   have passed since this node saw the range certified without seeing it on the L1. A
+//!   posted by validator `k mod n` as its heights are certified (a transaction whenever the
+//!   batches since the last one fill a whole blob, the rest once the range is complete), and
+//!   by validator `k + j mod n` once `j` takeover timeouts have passed since this node saw the
+//!   range certified without seeing all of it on the L1, from its first missing height. A
 //!   watcher on every node scans the L1 for frames sent to the batch inbox, checks each entry
 //!   against this node's own batch at that height, and moves the available head over every
 //!   height found in a block at or below the configured finality.
@@ -25,7 +27,7 @@ use ordo_da_adapter::da::{
 };
 use ordo_da_adapter::l1::Finality;
 use ordo_types::Height;
-use ordo_types::da::{Certified, Frame, assemble, decode_entries, pack};
+use ordo_types::da::{Certified, Frame, Gather, Gathered, assemble, decode_entries, next_tx, pack};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -490,7 +492,7 @@ async fn watch_loop(
         l.available = saved.available_height;
     }
     set(&view, |s| s.available_height = saved.available_height);
-    let mut parts: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+    let mut parts = Gather::new(MAX_PART_GROUPS);
     let mut duplicates = 0;
     loop {
         let round = watch_round(
@@ -532,13 +534,16 @@ async fn watch_loop(
 /// for a rescan. Anyone can send to the batch inbox, so this is bounded.
 const MAX_PART_GROUPS: usize = 64;
 
+/// Split batches being gathered, per posting account.
+type Parts = Gather<ordo_da_adapter::da::L1Address, ()>;
+
 /// One scan of new L1 blocks; returns the available head, heights seen past it and where a
 /// restart should scan from.
 async fn watch_round(
     backend: &EthereumBlobs,
     shared: &Shared,
     landed: &Mutex<Landed>,
-    parts: &mut BTreeMap<u64, Vec<Frame>>,
+    parts: &mut Parts,
     next_block: &mut u64,
     duplicates: &mut u64,
 ) -> Result<(u64, u64, u64), DaError> {
@@ -551,8 +556,14 @@ async fn watch_round(
             if posted.frame.chain_id != g.chain_id {
                 continue;
             }
-            let Some(whole) = gather(parts, posted.frame, available) else {
-                continue;
+            parts.forget_through(available);
+            let whole = match parts.add(&posted.sender, posted.frame, ()) {
+                Gathered::Whole(frames, ()) => frames,
+                Gathered::Waiting => continue,
+                Gathered::TooMany => {
+                    warn!("da.too_many_split_batches");
+                    continue;
+                }
             };
             let at = (posted.l1_block, posted.l1_hash);
             if !record(shared, landed, &whole, at, posted.tx_hash, &g.limits) {
@@ -566,28 +577,6 @@ async fn watch_round(
         put_receipt(&shared.store, &r);
     }
     Ok((available, ahead, rescan_from))
-}
-
-/// A whole range from `f`: `f` itself, or every part of a split batch once the last one came.
-fn gather(parts: &mut BTreeMap<u64, Vec<Frame>>, f: Frame, available: u64) -> Option<Vec<Frame>> {
-    if f.parts == 1 {
-        return Some(vec![f]);
-    }
-    parts.retain(|h, _| *h > available);
-    if !parts.contains_key(&f.first.0) && parts.len() >= MAX_PART_GROUPS {
-        warn!(height = f.first.0, "da.too_many_split_batches");
-        return None;
-    }
-    let group = parts.entry(f.first.0).or_default();
-    if !group.iter().any(|g| g.part == f.part) {
-        group.push(f.clone());
-    }
-    if group.len() < usize::from(f.parts) {
-        return None;
-    }
-    let mut g = parts.remove(&f.first.0).unwrap_or_default();
-    g.sort_by_key(|x| x.part);
-    Some(g)
 }
 
 /// Moves the available head over every next height whose frame is in a final block that still
@@ -709,10 +698,21 @@ fn record(
     new
 }
 
-/// A range this node posted and is watching.
-struct InFlight {
-    receipts: Vec<(Frame, Receipt, u32)>,
-    sent: Instant,
+/// One blob transaction this node sent for a range, kept until the range is on the L1.
+struct Sent {
+    frames: Vec<Frame>,
+    receipts: Vec<Receipt>,
+    bump: u32,
+    at: Instant,
+}
+
+/// A range this node is posting: how far it has packed the range and what it sent.
+struct Stream {
+    /// The next height to pack.
+    next: u64,
+    /// Parts of a split batch not sent yet: they open the next transaction.
+    carry: Vec<Frame>,
+    sent: Vec<Sent>,
 }
 
 async fn post_loop(
@@ -724,7 +724,7 @@ async fn post_loop(
 ) {
     // When this node first saw each range complete (certified), for the takeover clock.
     let mut complete_at: BTreeMap<u64, Instant> = BTreeMap::new();
-    let mut flight: BTreeMap<u64, InFlight> = BTreeMap::new();
+    let mut streams: BTreeMap<u64, Stream> = BTreeMap::new();
     loop {
         tokio::time::sleep(p.poll).await;
         let certified_height = *shared.heights.borrow();
@@ -732,21 +732,33 @@ async fn post_loop(
             Ok(l) => (l.available, l.blocks.keys().copied().collect()),
             Err(_) => return,
         };
+        let on_l1 = |h: u64| h <= available || seen.contains(&h);
         let first_range = available / p.range;
-        let done = |k: u64| {
-            ((k * p.range + 1)..=((k + 1) * p.range)).all(|h| h <= available || seen.contains(&h))
-        };
+        let done = |k: u64| ((k * p.range + 1)..=((k + 1) * p.range)).all(on_l1);
         complete_at.retain(|k, _| *k >= first_range);
-        flight.retain(|k, _| *k >= first_range && !done(*k));
+        streams.retain(|k, _| *k >= first_range && !done(*k));
         let mut k = first_range;
-        while (k + 1) * p.range <= certified_height {
-            let now = Instant::now();
-            let since = *complete_at.entry(k).or_insert(now);
+        while k * p.range < certified_height {
+            let complete = (k + 1) * p.range <= certified_height;
+            let turn = p.my_turn(k);
+            // The range's poster streams it as it is certified; the others wait until it is
+            // complete and their takeover time has come.
+            let go = turn == 0
+                || complete && {
+                    let since = *complete_at.entry(k).or_insert_with(Instant::now);
+                    Instant::now() >= since + p.takeover * u32::try_from(turn).unwrap_or(u32::MAX)
+                };
             if !done(k) {
-                let due = since + p.takeover * u32::try_from(p.my_turn(k)).unwrap_or(u32::MAX);
-                if let Err(e) =
-                    post_range(&backend, &shared, &view, &p, k, now >= due, &mut flight).await
-                {
+                let first_missing = ((k * p.range + 1)..=((k + 1) * p.range))
+                    .find(|h| !on_l1(*h))
+                    .unwrap_or(k * p.range + 1);
+                let at = Range {
+                    k,
+                    go,
+                    first_missing,
+                    certified_height,
+                };
+                if let Err(e) = post_range(&backend, &shared, &view, &p, at, &mut streams).await {
                     warn!(range = k, error = %e, "da.post");
                     set(&view, |s| s.last_error = Some(e.to_string()));
                 }
@@ -756,72 +768,123 @@ async fn post_loop(
     }
 }
 
-/// Posts range `k` when it is this node's turn and it has not posted it; replaces a posted
-/// frame stuck for `bump_after` with doubled fees, and re-posts a dropped one.
+/// Where a range stands for [`post_range`].
+struct Range {
+    k: u64,
+    /// Whether this node posts it now (its turn has come).
+    go: bool,
+    /// The first height of the range not seen on the L1 yet: a takeover starts there.
+    first_missing: u64,
+    certified_height: u64,
+}
+
+/// Sends range `r.k` on when it is this node's turn: the batches certified since the last
+/// transaction, cut on whole blobs until the range is complete, then the rest. Replaces a
+/// transaction stuck for `bump_after` with doubled fees, and re-posts a dropped one.
 async fn post_range(
     backend: &EthereumBlobs,
     shared: &Shared,
     view: &DaView,
     p: &Params,
-    k: u64,
-    my_turn: bool,
-    flight: &mut BTreeMap<u64, InFlight>,
+    r: Range,
+    streams: &mut BTreeMap<u64, Stream>,
 ) -> Result<(), DaError> {
-    if let Some(f) = flight.get_mut(&k) {
-        if f.sent.elapsed() < p.bump_after {
-            return Ok(());
-        }
-        for (frame, receipt, bump) in &mut f.receipts {
-            match backend.confirm(receipt).await? {
-                Confirmation::Pending => {
-                    let nonce = match &receipt.locator {
-                        ordo_da_adapter::da::Locator::EthereumBlobs { nonce, .. } => Some(*nonce),
-                        ordo_da_adapter::da::Locator::Local { .. } => None,
-                    };
-                    *bump += 1;
-                    info!(range = k, bump = *bump, "da.fee_bump");
-                    *receipt = backend.submit_with(frame, nonce, *bump).await?;
-                }
-                Confirmation::Dropped => *receipt = backend.submit(frame).await?,
-                Confirmation::Included { .. } | Confirmation::Available { .. } => {}
-            }
-        }
-        f.sent = Instant::now();
+    let k = r.k;
+    if let Some(st) = streams.get_mut(&k) {
+        resend_stuck(backend, p, k, st).await?;
+    }
+    if !r.go {
         return Ok(());
     }
-    if !my_turn {
-        return Ok(());
-    }
+    let last = (k + 1) * p.range;
+    let st = streams.entry(k).or_insert_with(|| Stream {
+        next: r.first_missing,
+        carry: Vec::new(),
+        sent: Vec::new(),
+    });
+    let end = last.min(r.certified_height);
     let mut batches = Vec::new();
-    for h in (k * p.range + 1)..=((k + 1) * p.range) {
+    for h in st.next..=end {
         match certified(&shared.store, h) {
             Ok(Some(c)) => batches.push(c),
-            Ok(None) => return Ok(()),
+            Ok(None) => break,
             Err(e) => return Err(DaError::Retry(e)),
         }
     }
+    let flush = st.next + batches.len() as u64 > last;
     let chain = shared.genesis.genesis.chain_id;
-    let mut receipts = Vec::new();
-    for frame in pack(chain, &batches, backend.frame_capacity()) {
-        let r = backend.submit(&frame).await?;
-        set(view, |s| s.frames_posted += 1);
-        receipts.push((frame, r, 0));
-    }
-    if p.my_turn(k) > 0 {
-        set(view, |s| s.takeover_frames += receipts.len() as u64);
-    }
-    info!(
-        range = k,
-        frames = receipts.len(),
-        turn = p.my_turn(k),
-        "da.posted"
-    );
-    flight.insert(
-        k,
-        InFlight {
+    let mut taken_all = 0;
+    loop {
+        let mut carry = st.carry.clone();
+        let rest = batches.get(taken_all..).unwrap_or_default();
+        let Some((frames, taken)) = next_tx(chain, &mut carry, rest, backend.max_blobs(), flush)
+        else {
+            break;
+        };
+        let receipts = backend.submit_with(&frames, None, 0).await?;
+        st.carry = carry;
+        st.next += taken as u64;
+        taken_all += taken;
+        let n = frames.len() as u64;
+        set(view, |s| {
+            s.frames_posted += n;
+            if p.my_turn(k) > 0 {
+                s.takeover_frames += n;
+            }
+        });
+        let (first, to) = frames
+            .first()
+            .zip(frames.last())
+            .map_or((0, 0), |(a, b)| (a.first.0, b.last.0));
+        let packed = st.next > last && st.carry.is_empty();
+        info!(
+            range = k,
+            first,
+            last = to,
+            frames = n,
+            turn = p.my_turn(k),
+            range_done = packed,
+            "da.posted"
+        );
+        st.sent.push(Sent {
+            frames,
             receipts,
-            sent: Instant::now(),
-        },
-    );
+            bump: 0,
+            at: Instant::now(),
+        });
+    }
+    Ok(())
+}
+
+/// Replaces each transaction of `st` still out of a block after `bump_after` with doubled fees
+/// (same nonce), and sends again one that was dropped.
+async fn resend_stuck(
+    backend: &EthereumBlobs,
+    p: &Params,
+    k: u64,
+    st: &mut Stream,
+) -> Result<(), DaError> {
+    for s in &mut st.sent {
+        if s.at.elapsed() < p.bump_after {
+            continue;
+        }
+        let Some(receipt) = s.receipts.first() else {
+            continue;
+        };
+        match backend.confirm(receipt).await? {
+            Confirmation::Pending => {
+                let nonce = match &receipt.locator {
+                    Locator::EthereumBlobs { nonce, .. } => Some(*nonce),
+                    Locator::Local { .. } => None,
+                };
+                s.bump += 1;
+                info!(range = k, bump = s.bump, "da.fee_bump");
+                s.receipts = backend.submit_with(&s.frames, nonce, s.bump).await?;
+            }
+            Confirmation::Dropped => s.receipts = backend.submit_with(&s.frames, None, 0).await?,
+            Confirmation::Included { .. } | Confirmation::Available { .. } => {}
+        }
+        s.at = Instant::now();
+    }
     Ok(())
 }

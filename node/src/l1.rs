@@ -98,7 +98,8 @@ pub fn batch_inbox_of(chain_id: u64) -> String {
 /// Sets every home up to post its certified batches as blobs to the L1 at `rpc`: the genesis
 /// `da` section (the batch inbox of the chain, the start block, the range length), a new posting
 /// account per validator funded from `key` (its key written to `keys/l1.key`, 0600), and the
-/// `[da]` section pointing at it. Returns the batch inbox.
+/// `[da]` section pointing at it, with `bump_after_ms` three of the L1's block intervals.
+/// Returns the batch inbox.
 pub async fn deploy_da(
     rpc: &str,
     key: &str,
@@ -111,6 +112,11 @@ pub async fn deploy_da(
     if !matches!(opts.proofs.as_str(), "eip4844" | "eip7594") {
         anyhow::bail!("--da-proofs {:?}: use eip4844 or eip7594", opts.proofs);
     }
+    // A transaction a dev L1 leaves out of a block (anvil does so with a blob transaction that
+    // did not fit the block's blob limit) is replaced after three L1 blocks, not 24 s.
+    let bump_after_ms = ordo_da_adapter::l1::dev::block_interval(rpc)
+        .await?
+        .map(|secs| secs * 3_000);
     let mut inbox = String::new();
     for h in homes {
         let mut g = Genesis::read(&h.genesis())?.genesis;
@@ -126,14 +132,16 @@ pub async fn deploy_da(
         crate::keyfile::write_secret(&h.0.join(key_file), account.as_bytes(), false)?;
         std::fs::write(h.genesis(), serde_json::to_string_pretty(&g)?)?;
         let mut c = Config::read(&h.config())?;
+        let defaults = c.da.unwrap_or_default();
         c.da = Some(crate::config::DaSection {
+            bump_after_ms: bump_after_ms.unwrap_or(defaults.bump_after_ms),
             backend: "ethereum-blobs".into(),
             rpc: rpc.to_string(),
             key_file: Some(key_file.into()),
             key_env: None,
             finality: opts.finality.clone(),
             proofs: opts.proofs.clone(),
-            ..c.da.unwrap_or_default()
+            ..defaults
         });
         std::fs::write(h.config(), c.to_toml())?;
     }

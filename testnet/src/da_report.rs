@@ -5,7 +5,8 @@
 //! frame found, takes its blob transaction's receipt (gas and blob gas) and its block's
 //! timestamp. A height's *certified* time is its header's timestamp (the proposer's clock when
 //! it proposed; decision follows within one consensus round); its *available* time is the
-//! timestamp of the block `finality` blocks after the first frame carrying it, the first block at
+//! timestamp of the block `finality` blocks after the first frame carrying it (for a split
+//! batch, its last part), the first block at
 //! which every node counts it available. It prints one JSON object: heights covered, frames and
 //! blobs, blob utilisation (frame bytes over blob payload capacity), blob transactions per
 //! height, gas and blob gas per MB of batch data, and certified-to-available latency p50 / p99
@@ -17,7 +18,10 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::providers::{Provider, RootProvider};
 use ordo_da_adapter::da::{BlobConfig, EthereumBlobs};
 use ordo_da_adapter::l1::Finality;
-use ordo_types::da::{BLOB_PAYLOAD, Frame, assemble, decode_entries};
+use ordo_types::da::{BLOB_PAYLOAD, Frame, Gather, Gathered, assemble, decode_entries};
+
+/// Blob gas one blob uses (EIP-4844).
+const BLOB_GAS_PER_BLOB: u64 = 131_072;
 use serde_json::{Value, json};
 
 use crate::bench::percentile as pct;
@@ -60,7 +64,8 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
     let (mut frames, mut blobs, mut frame_bytes, mut batch_bytes) = (0u64, 0u64, 0u64, 0u64);
     let (mut gas, mut blob_gas) = (0u128, 0u128);
     let mut heights: BTreeMap<u64, Seen> = BTreeMap::new();
-    let mut parts: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+    let mut parts: Gather<ordo_da_adapter::da::L1Address, ()> = Gather::new(1024);
+    let mut txs = std::collections::BTreeSet::new();
     let mut block = da.start_block;
     while block <= head {
         let to = head.min(block + 63);
@@ -71,24 +76,18 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
                 continue;
             }
             frames += 1;
-            let n = f.to_blobs().len() as u64;
-            blobs += n;
-            frame_bytes += f.encode().len() as u64;
-            if let Some(r) = l1.get_transaction_receipt(posted.tx_hash).await? {
+            frame_bytes += f.encoded_len() as u64;
+            // Several frames share a transaction: its blobs and gas count once.
+            if txs.insert(posted.tx_hash)
+                && let Some(r) = l1.get_transaction_receipt(posted.tx_hash).await?
+            {
                 gas += u128::from(r.gas_used);
-                blob_gas += u128::from(r.blob_gas_used.unwrap_or(0));
+                let bg = r.blob_gas_used.unwrap_or(0);
+                blob_gas += u128::from(bg);
+                blobs += bg / BLOB_GAS_PER_BLOB;
             }
-            let group = if f.parts <= 1 {
-                vec![f]
-            } else {
-                let g = parts.entry(f.first.0).or_default();
-                g.push(f.clone());
-                if g.len() < usize::from(f.parts) {
-                    continue;
-                }
-                let mut g = parts.remove(&f.first.0).unwrap_or_default();
-                g.sort_by_key(|x| x.part);
-                g
+            let Gathered::Whole(group, ()) = parts.add(&posted.sender, f, ()) else {
+                continue;
             };
             // Anyone can send to the inbox: a frame that does not decode is not ours to count.
             let Some(entries) = entries(&g, &group) else {
@@ -129,7 +128,8 @@ pub async fn run(p: &DaReportParams) -> anyhow::Result<Value> {
         "blobs": blobs,
         "batch_mb": mb,
         "blob_utilisation": frame_bytes as f64 / (blobs.max(1) as f64 * BLOB_PAYLOAD as f64),
-        "blob_txs_per_height": frames as f64 / count.max(1.0),
+        "blob_txs": txs.len(),
+        "blob_txs_per_height": txs.len() as f64 / count.max(1.0),
         "gas_per_mb": gas as f64 / mb.max(1e-9),
         "blob_gas_per_mb": blob_gas as f64 / mb.max(1e-9),
         "certified_to_available_s": {"p50": pct(&secs, 50.0), "p99": pct(&secs, 99.0), "heights": secs.len()},

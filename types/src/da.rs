@@ -10,6 +10,8 @@
 //! Everything here is pure: the posting, the L1 and the checks against a validator set live
 //! elsewhere. Every decoder bounds its input and returns a typed [`DecodeError`].
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 
 use crate::batch::Batch;
@@ -168,7 +170,7 @@ impl Frame {
         })
     }
 
-    /// The frame's bytes spread over blobs (see [`to_blobs`]).
+    /// The frame's bytes spread over blobs, alone in its transaction (see [`to_blobs`]).
     pub fn to_blobs(&self) -> Vec<Vec<u8>> {
         to_blobs(&self.encode())
     }
@@ -391,12 +393,14 @@ pub fn to_blobs(bytes: &[u8]) -> Vec<Vec<u8>> {
     blobs
 }
 
-/// The frame the blobs of one transaction carry, in blob order: refuses a field element whose
-/// first byte is not zero and any non-zero byte after the frame.
-pub fn frame_from_blobs<B: AsRef<[u8]>>(
+/// The frames the blobs of one transaction carry, in blob order: one or more frames back to
+/// back from the first byte, then zeros to the end of the last blob. Refuses a field element
+/// whose first byte is not zero, a non-zero byte after the frames that does not start a frame,
+/// and any frame that does not decode.
+pub fn frames_from_blobs<B: AsRef<[u8]>>(
     blobs: &[B],
     limits: &Limits,
-) -> Result<Frame, DecodeError> {
+) -> Result<Vec<Frame>, DecodeError> {
     let max_blobs = (limits.max_message_bytes as usize + FRAME_OVERHEAD).div_ceil(BLOB_PAYLOAD);
     if blobs.is_empty() || blobs.len() > max_blobs {
         return Err(DecodeError::CountOverLimit {
@@ -425,24 +429,246 @@ pub fn frame_from_blobs<B: AsRef<[u8]>>(
             payload.extend_from_slice(fe.get(1..).unwrap_or_default());
         }
     }
-    if payload.get(..4) != Some(&FRAME_MAGIC[..]) {
-        return Err(invalid(
-            "frame magic",
-            "the blobs do not start with a frame".into(),
-        ));
+    let mut frames = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = payload.get(at..).unwrap_or_default();
+        if !frames.is_empty() && rest.iter().all(|b| *b == 0) {
+            return Ok(frames);
+        }
+        if rest.get(..4) != Some(&FRAME_MAGIC[..]) {
+            return Err(invalid(
+                "frame magic",
+                if frames.is_empty() {
+                    "the blobs do not start with a frame".into()
+                } else {
+                    format!(
+                        "non-zero bytes after frame {} that start no frame",
+                        frames.len()
+                    )
+                },
+            ));
+        }
+        // A frame's data length is in its fixed prefix, 33 bytes in (after magic .. parts).
+        let mut r = Reader::new(rest.get(33..).unwrap_or_default());
+        let len = FRAME_OVERHEAD + r.u32("frame data length")? as usize;
+        let bytes = rest.get(..len).ok_or_else(|| DecodeError::Truncated {
+            context: "frame in blobs",
+            needed: len.saturating_sub(rest.len()),
+        })?;
+        frames.push(Frame::decode(bytes, limits)?);
+        at += len;
     }
-    // The frame's data length is in its fixed prefix, 33 bytes in (after magic .. parts).
-    let mut r = Reader::new(payload.get(33..).unwrap_or_default());
-    let len = FRAME_OVERHEAD + r.u32("frame data length")? as usize;
-    let frame = payload.get(..len).ok_or_else(|| DecodeError::Truncated {
-        context: "frame in blobs",
-        needed: len.saturating_sub(payload.len()),
-    })?;
-    if payload
-        .get(len..)
-        .is_some_and(|rest| rest.iter().any(|b| *b != 0))
-    {
-        return Err(invalid("blob", "non-zero bytes after the frame".into()));
+}
+
+/// The blobs of one transaction carrying `frames` back to back (see [`frames_from_blobs`]).
+pub fn frames_to_blobs(frames: &[Frame]) -> Vec<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(frames.iter().map(Frame::encoded_len).sum());
+    for f in frames {
+        bytes.extend_from_slice(&f.encode());
     }
-    Frame::decode(frame, limits)
+    to_blobs(&bytes)
+}
+
+/// The smallest part worth cutting from a batch to fill a blob: below it, the frame header
+/// would cost more than the bytes it saves.
+pub const MIN_PART: usize = 1024;
+
+/// The frames of the next blob transaction of at most `max_blobs` blobs, for a poster that
+/// streams a range of heights as they are certified: first `carry` (the parts of a batch an
+/// earlier transaction split), then whole batches from `batches` (the consecutive heights after
+/// it), and, where the next batch does not fit whole, its first part cut to fill the
+/// transaction exactly; its other parts go to `carry`.
+///
+/// Unless `flush`, the transaction ends on a whole blob: what would leave its last blob partly
+/// empty waits for more batches, and `None` says not even one blob is full yet. With `flush`
+/// (the range is complete), everything is packed and only the last blob may be partly empty.
+/// Returns the frames and how many of `batches` they took (a batch whose first part is among
+/// them counts as taken). The batches must be consecutive heights of `chain_id`.
+pub fn next_tx(
+    chain_id: ChainId,
+    carry: &mut Vec<Frame>,
+    batches: &[Certified],
+    max_blobs: usize,
+    flush: bool,
+) -> Option<(Vec<Frame>, usize)> {
+    let full = max_blobs.max(1) * BLOB_PAYLOAD;
+    if flush {
+        let (frames, taken, _) = fill(chain_id, carry, batches, full, full);
+        return (!frames.is_empty()).then_some((frames, taken));
+    }
+    let mut trial = carry.clone();
+    let (frames, taken, used) = fill(chain_id, &mut trial, batches, full, full);
+    let waste = (BLOB_PAYLOAD - used % BLOB_PAYLOAD) % BLOB_PAYLOAD;
+    if frames.is_empty() || used < BLOB_PAYLOAD {
+        return None;
+    }
+    if waste < FRAME_OVERHEAD + MIN_PART {
+        *carry = trial;
+        return Some((frames, taken));
+    }
+    // Cut at the last whole blob. When the carry alone does not fit there (its parts are
+    // numbered already and cannot be cut again), wait for more.
+    let mut cut = carry.clone();
+    let cap = used - used % BLOB_PAYLOAD;
+    let (whole, whole_taken, _) = fill(chain_id, &mut cut, batches, cap, full);
+    if whole.is_empty() {
+        return None;
+    }
+    *carry = cut;
+    Some((whole, whole_taken))
+}
+
+/// Fills one transaction of `cap` payload bytes (see [`next_tx`]); parts cut after the first
+/// hold up to `full` bytes each. Returns the frames, the batches taken and the bytes used.
+fn fill(
+    chain_id: ChainId,
+    carry: &mut Vec<Frame>,
+    batches: &[Certified],
+    cap: usize,
+    full: usize,
+) -> (Vec<Frame>, usize, usize) {
+    let mut out = Vec::new();
+    let mut used = 0;
+    while carry.first().is_some_and(|c| used + c.encoded_len() <= cap) {
+        let c = carry.remove(0);
+        used += c.encoded_len();
+        out.push(c);
+    }
+    if !carry.is_empty() {
+        return (out, 0, used);
+    }
+    let whole = |first: Height, last: Height, data: Vec<u8>| Frame {
+        chain_id,
+        first,
+        last,
+        part: 0,
+        parts: 1,
+        data: Bytes::from(data),
+    };
+    let mut data: Vec<u8> = Vec::new();
+    let mut first: Option<Height> = None;
+    let mut last = Height(0);
+    for (taken, c) in batches.iter().enumerate() {
+        let len = c.encoded_len();
+        if used + FRAME_OVERHEAD + data.len() + len <= cap {
+            first.get_or_insert(c.height());
+            last = c.height();
+            c.encode_into(&mut data);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            used += FRAME_OVERHEAD + data.len();
+            out.push(whole(f, last, std::mem::take(&mut data)));
+        }
+        let room = cap.saturating_sub(used);
+        if room < FRAME_OVERHEAD + MIN_PART {
+            return (out, taken, used);
+        }
+        let mut one = Vec::with_capacity(len);
+        c.encode_into(&mut one);
+        let head = (room - FRAME_OVERHEAD).min(one.len());
+        let mut pieces = vec![one.get(..head).unwrap_or_default()];
+        pieces.extend(
+            one.get(head..)
+                .unwrap_or_default()
+                .chunks(full.saturating_sub(FRAME_OVERHEAD).max(1)),
+        );
+        let parts = u16::try_from(pieces.len()).unwrap_or(u16::MAX);
+        let mut frames = pieces.iter().enumerate().map(|(i, p)| Frame {
+            chain_id,
+            first: c.height(),
+            last: c.height(),
+            part: u16::try_from(i).unwrap_or(u16::MAX),
+            parts,
+            data: Bytes::copy_from_slice(p),
+        });
+        if let Some(f) = frames.next() {
+            used += f.encoded_len();
+            out.push(f);
+        }
+        carry.extend(frames);
+        return (out, taken + 1, used);
+    }
+    if let Some(f) = first.take() {
+        used += FRAME_OVERHEAD + data.len();
+        out.push(whole(f, last, data));
+    }
+    (out, batches.len(), used)
+}
+
+/// A split batch being gathered: its first height, its part count and its poster.
+type GroupKey<K> = (u64, u16, K);
+
+/// What [`Gather::add`] made of a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gathered<M> {
+    /// A whole range: the frame itself, or every part of a split batch in part order, with the
+    /// `meta` of the part that opened the group.
+    Whole(Vec<Frame>, M),
+    /// A part kept until the rest of its batch comes.
+    Waiting,
+    /// Too many split batches are open at once; the part is dropped.
+    TooMany,
+}
+
+/// Gathers the parts of split batches as frames are read from a DA layer. Groups are kept per
+/// poster `K` (for blobs: the sending account): one poster sends a split's parts in order, so
+/// parts of two posters never mix, and a part 0 opens its group afresh (a poster that
+/// restarted may cut the same batch elsewhere). Anyone can post, so at most `max_groups`
+/// groups are open at once.
+#[derive(Debug)]
+pub struct Gather<K, M> {
+    groups: BTreeMap<GroupKey<K>, (M, Vec<Option<Frame>>)>,
+    max_groups: usize,
+}
+
+impl<K: Ord + Clone, M> Gather<K, M> {
+    pub fn new(max_groups: usize) -> Self {
+        Gather {
+            groups: BTreeMap::new(),
+            max_groups,
+        }
+    }
+
+    /// Takes frame `f` posted by `from`; `meta` says where it was found.
+    pub fn add(&mut self, from: &K, f: Frame, meta: M) -> Gathered<M> {
+        if f.parts <= 1 {
+            return Gathered::Whole(vec![f], meta);
+        }
+        let key = (f.first.0, f.parts, from.clone());
+        if f.part == 0 {
+            self.groups.remove(&key);
+        }
+        if !self.groups.contains_key(&key) && self.groups.len() >= self.max_groups {
+            return Gathered::TooMany;
+        }
+        let parts = usize::from(f.parts);
+        let group = self
+            .groups
+            .entry(key.clone())
+            .or_insert_with(|| (meta, vec![None; parts]));
+        if let Some(slot) = group.1.get_mut(usize::from(f.part))
+            && slot.is_none()
+        {
+            *slot = Some(f);
+        }
+        if group.1.iter().any(Option::is_none) {
+            return Gathered::Waiting;
+        }
+        match self.groups.remove(&key) {
+            Some((meta, frames)) => Gathered::Whole(frames.into_iter().flatten().collect(), meta),
+            None => Gathered::Waiting,
+        }
+    }
+
+    /// Drops the groups of heights at or below `h` (already settled).
+    pub fn forget_through(&mut self, h: u64) {
+        self.groups.retain(|(first, _, _), _| *first > h);
+    }
+
+    /// How many split batches are open.
+    pub fn open(&self) -> usize {
+        self.groups.len()
+    }
 }

@@ -1,5 +1,5 @@
-//! The `ethereum-blobs` DA backend: each frame is one EIP-4844 blob transaction to the
-//! batch-inbox address named in the genesis (no calldata, no value: the address only tags the
+//! The `ethereum-blobs` DA backend: frames travel back to back in the blobs of EIP-4844 blob
+//! transactions to the batch-inbox address named in the genesis (no calldata, no value: the address only tags the
 //! transactions a reader looks for). KZG commitments and proofs come from the trusted setup
 //! compiled into `c-kzg`; nothing is downloaded. EIP-7594 cell proofs are sent when configured
 //! (an L1 at Osaka or later requires them).
@@ -20,7 +20,7 @@ use alloy::providers::{DynProvider, Provider, RootProvider};
 use alloy::rpc::types::TransactionRequest;
 use async_trait::async_trait;
 use ordo_types::Limits;
-use ordo_types::da::{BLOB_BYTES, Frame, frame_capacity, frame_from_blobs};
+use ordo_types::da::{BLOB_BYTES, Frame, frame_capacity, frames_from_blobs, frames_to_blobs};
 use tokio::sync::Mutex;
 
 use super::{Confirmation, DaBackend, DaError, Locator, Receipt};
@@ -195,22 +195,34 @@ impl EthereumBlobs {
         Ok((fee, tip, blob_fee))
     }
 
-    /// Posts `frame` with `nonce` (the account's next pending nonce when `None`), its fees
-    /// scaled by `2^bump` for a replacement of a stuck transaction.
+    /// Most blobs one transaction carries (`max_blobs_per_tx`).
+    pub fn max_blobs(&self) -> usize {
+        self.cfg.max_blobs_per_tx
+    }
+
+    /// Posts `frames`, back to back in the blobs of one transaction, with `nonce` (the
+    /// account's next pending nonce when `None`), its fees scaled by `2^bump` for a replacement
+    /// of a stuck transaction. One receipt per frame, all naming the transaction.
     pub async fn submit_with(
         &self,
-        frame: &Frame,
+        frames: &[Frame],
         nonce: Option<u64>,
         bump: u32,
-    ) -> Result<Receipt, DaError> {
+    ) -> Result<Vec<Receipt>, DaError> {
         let Some((from, provider)) = &self.write else {
             return Err(DaError::Fatal("da: no L1 key to post with".into()));
         };
-        let blobs = frame.to_blobs();
+        if frames.is_empty() {
+            return Err(DaError::Fatal(
+                "da: a blob transaction with no frame".into(),
+            ));
+        }
+        let blobs = frames_to_blobs(frames);
         if blobs.len() > self.cfg.max_blobs_per_tx {
             return Err(DaError::Fatal(format!(
-                "frame of {} bytes needs {} blobs, more than max_blobs_per_tx = {}",
-                frame.encoded_len(),
+                "{} frames of {} bytes need {} blobs, more than max_blobs_per_tx = {}",
+                frames.len(),
+                frames.iter().map(Frame::encoded_len).sum::<usize>(),
                 blobs.len(),
                 self.cfg.max_blobs_per_tx
             )));
@@ -243,15 +255,16 @@ impl EthereumBlobs {
             .send_transaction(tx)
             .await
             .map_err(retry("blob transaction"))?;
-        Ok(Receipt::of(
-            frame,
-            Locator::EthereumBlobs {
-                tx_hash: pending.tx_hash().to_string(),
-                sender: from.to_string(),
-                nonce,
-                versioned_hashes: versioned_hashes.iter().map(ToString::to_string).collect(),
-            },
-        ))
+        let locator = Locator::EthereumBlobs {
+            tx_hash: pending.tx_hash().to_string(),
+            sender: from.to_string(),
+            nonce,
+            versioned_hashes: versioned_hashes.iter().map(ToString::to_string).collect(),
+        };
+        Ok(frames
+            .iter()
+            .map(|f| Receipt::of(f, locator.clone()))
+            .collect())
     }
 
     /// The blob transaction a receipt names, and its sender and nonce.
@@ -276,10 +289,10 @@ impl EthereumBlobs {
         Ok((hash, sender, *nonce))
     }
 
-    /// The frame carried by blob transaction `hash`, read back from the L1: the transaction
+    /// The frames carried by blob transaction `hash`, read back from the L1: the transaction
     /// must be a blob transaction to the batch inbox, and each blob must match its versioned
     /// hash. `Ok(None)` when the L1 does not know the transaction.
-    pub async fn fetch_tx(&self, hash: B256) -> Result<Option<(u64, Frame)>, DaError> {
+    pub async fn fetch_tx(&self, hash: B256) -> Result<Option<(u64, Vec<Frame>)>, DaError> {
         let Some(tx) = self
             .read
             .get_transaction_by_hash(hash)
@@ -308,13 +321,13 @@ impl EthereumBlobs {
             .map_err(retry("blobs"))?;
         let blobs = blobs.ok_or_else(|| DaError::Retry(format!("no blobs for {hash} yet")))?;
         let limits = self.cfg.limits;
-        let frame = on_kzg_thread(move || {
+        let frames = on_kzg_thread(move || {
             check_blobs(&blobs, &hashes)?;
-            frame_from_blobs(&blobs, &limits)
+            frames_from_blobs(&blobs, &limits)
                 .map_err(|e| DaError::Fatal(format!("blob transaction {hash}: {e}")))
         })
         .await?;
-        Ok(Some((block, frame)))
+        Ok(Some((block, frames)))
     }
 
     /// Every frame posted to the batch inbox in L1 blocks `from..=to`, with its block and
@@ -353,13 +366,15 @@ impl EthereumBlobs {
                 }
                 let hash = *tx.inner.tx_hash();
                 match self.fetch_tx(hash).await {
-                    Ok(Some((l1_block, frame))) => out.push(Posted {
-                        l1_block,
-                        l1_hash: block.header.hash,
-                        tx_hash: hash,
-                        sender: tx.inner.signer(),
-                        frame,
-                    }),
+                    Ok(Some((l1_block, frames))) => {
+                        out.extend(frames.into_iter().map(|frame| Posted {
+                            l1_block,
+                            l1_hash: block.header.hash,
+                            tx_hash: hash,
+                            sender: tx.inner.signer(),
+                            frame,
+                        }));
+                    }
                     Ok(None) => {}
                     Err(DaError::Fatal(reason)) => skipped.push(Skipped {
                         l1_block: n,
@@ -475,7 +490,15 @@ impl DaBackend for EthereumBlobs {
     }
 
     async fn submit(&self, frame: &Frame) -> Result<Receipt, DaError> {
-        self.submit_with(frame, None, 0).await
+        let mut r = self
+            .submit_with(std::slice::from_ref(frame), None, 0)
+            .await?;
+        r.pop()
+            .ok_or_else(|| DaError::Fatal("da: no receipt for the frame".into()))
+    }
+
+    async fn submit_many(&self, frames: &[Frame]) -> Result<Vec<Receipt>, DaError> {
+        self.submit_with(frames, None, 0).await
     }
 
     async fn confirm(&self, receipt: &Receipt) -> Result<Confirmation, DaError> {
@@ -533,18 +556,20 @@ impl DaBackend for EthereumBlobs {
 
     async fn fetch(&self, receipt: &Receipt) -> Result<Frame, DaError> {
         let (hash, _, _) = Self::locator(receipt)?;
-        let (_, frame) = self
+        let (_, frames) = self
             .fetch_tx(hash)
             .await?
             .ok_or_else(|| DaError::Retry(format!("transaction {hash} not found")))?;
         let want = (receipt.first, receipt.last, receipt.part);
-        if (frame.first, frame.last, frame.part) != want {
-            return Err(DaError::Fatal(format!(
-                "transaction {hash} holds heights {}..={} part {}, not the receipt's",
-                frame.first.0, frame.last.0, frame.part
-            )));
-        }
-        Ok(frame)
+        frames
+            .into_iter()
+            .find(|f| (f.first, f.last, f.part) == want)
+            .ok_or_else(|| {
+                DaError::Fatal(format!(
+                    "transaction {hash} holds no frame for heights {}..={} part {}",
+                    want.0.0, want.1.0, want.2
+                ))
+            })
     }
 }
 

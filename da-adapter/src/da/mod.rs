@@ -2,7 +2,8 @@
 //! ordo's validators (DESIGN.md, "Ordered batches out"; docs/DA.md).
 //!
 //! The [`DaBackend`] contract, in the order a poster uses it:
-//! - [`DaBackend::submit`] posts one frame (`ordo_types::da`) and answers a [`Receipt`] once the
+//! - [`DaBackend::submit`] posts one frame (`ordo_types::da`), [`DaBackend::submit_many`]
+//!   several together (for blobs: one transaction), and answers a [`Receipt`] once the
 //!   backend has accepted it (for blobs: the transaction is in the L1's pool). Nothing is
 //!   *available* yet.
 //! - [`DaBackend::confirm`] says where a receipt stands: pending, included (in a block not yet
@@ -94,6 +95,16 @@ pub trait DaBackend: Send + Sync + std::fmt::Debug {
 
     /// Posts one frame.
     async fn submit(&self, frame: &Frame) -> Result<Receipt, DaError>;
+
+    /// Posts frames together where the backend can (for blobs: back to back in one
+    /// transaction), one receipt per frame; by default one at a time.
+    async fn submit_many(&self, frames: &[Frame]) -> Result<Vec<Receipt>, DaError> {
+        let mut out = Vec::with_capacity(frames.len());
+        for f in frames {
+            out.push(self.submit(f).await?);
+        }
+        Ok(out)
+    }
 
     /// Where a posted frame stands.
     async fn confirm(&self, receipt: &Receipt) -> Result<Confirmation, DaError>;

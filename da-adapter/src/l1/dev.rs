@@ -127,6 +127,30 @@ pub async fn block_number(rpc: &str) -> Result<u64, L1Error> {
         .map_err(L1Error::rpc)
 }
 
+/// The L1's block interval in seconds, from the timestamps of its two latest blocks (`None`
+/// before it has two).
+pub async fn block_interval(rpc: &str) -> Result<Option<u64>, L1Error> {
+    use alloy::eips::BlockNumberOrTag;
+    let p = super::inbox::read_provider(rpc)?;
+    let head = p.get_block_number().await.map_err(L1Error::rpc)?;
+    if head < 2 {
+        return Ok(None);
+    }
+    let stamp = |n: u64| {
+        let p = p.clone();
+        async move {
+            p.get_block_by_number(BlockNumberOrTag::Number(n))
+                .await
+                .map_err(L1Error::rpc)
+                .map(|b| b.map(|b| b.header.timestamp))
+        }
+    };
+    Ok(match (stamp(head - 1).await?, stamp(head).await?) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a).max(1)),
+        _ => None,
+    })
+}
+
 /// A new L1 account, funded with `ether` ETH from the account of `from_key`; its private key
 /// as hex. For tests and local testnets that need one posting account per validator.
 pub async fn funded_account(rpc: &str, from_key: &str, ether: u64) -> Result<String, L1Error> {

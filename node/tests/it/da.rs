@@ -12,7 +12,7 @@ use ordo_node::config::DaSection;
 use ordo_node::da::DaStatus;
 use ordo_node::genesis::DaGenesis;
 use ordo_node::home::Keys;
-use ordo_types::da::{Certified, Frame, assemble, decode_entries};
+use ordo_types::da::{Certified, Frame, Gather, Gathered, assemble, decode_entries};
 use ordo_types::{Height, Limits};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -76,18 +76,10 @@ async fn read_l1(anvil: &Anvil) -> BTreeMap<u64, (Certified, u64, String)> {
     .unwrap();
     let head = reader.latest_block().await.unwrap();
     let mut out = BTreeMap::new();
-    let mut parts: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+    let mut parts = Gather::new(64);
     for p in reader.scan(0, head).await.unwrap() {
-        let f = p.frame.clone();
-        let group = if f.parts == 1 {
-            vec![f]
-        } else {
-            let g = parts.entry(f.first.0).or_default();
-            g.push(f.clone());
-            if g.len() < usize::from(f.parts) {
-                continue;
-            }
-            parts.remove(&f.first.0).unwrap()
+        let Gathered::Whole(group, ()) = parts.add(&p.sender, p.frame.clone(), ()) else {
+            continue;
         };
         let data = assemble(&group).unwrap();
         let g = &group[0];

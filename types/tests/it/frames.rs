@@ -4,8 +4,9 @@
 use crate::common::{CHAIN, body, header, set, sk_at, tx};
 use ordo_types::bls::{Certificate, attestation_message};
 use ordo_types::da::{
-    BLOB_BYTES, BLOB_PAYLOAD, Certified, Frame, assemble, decode_entries, frame_capacity,
-    frame_from_blobs, pack, to_blobs,
+    BLOB_BYTES, BLOB_PAYLOAD, Certified, FRAME_OVERHEAD, Frame, Gather, Gathered, MIN_PART,
+    assemble, decode_entries, frame_capacity, frames_from_blobs, frames_to_blobs, next_tx, pack,
+    to_blobs,
 };
 use ordo_types::{Batch, Hash, Height, Limits, Round, ValidatorIndex};
 use proptest::prelude::*;
@@ -48,7 +49,7 @@ fn through_blobs(frames: &[Frame]) -> Vec<Certified> {
     let limits = Limits::default();
     let back: Vec<Frame> = frames
         .iter()
-        .map(|f| frame_from_blobs(&f.to_blobs(), &limits).unwrap())
+        .flat_map(|f| frames_from_blobs(&f.to_blobs(), &limits).unwrap())
         .collect();
     assert_eq!(back, frames);
     let mut out = Vec::new();
@@ -113,6 +114,131 @@ fn a_batch_larger_than_a_frame_is_split_into_parts() {
     assert!(assemble(&owned).is_err());
 }
 
+/// Streams `batches` as a poster does: `arrive` heights at a time, a transaction whenever the
+/// batches since the last one fill whole blobs, the rest once all are in.
+fn stream(batches: &[Certified], arrive: usize, max_blobs: usize) -> Vec<Vec<Frame>> {
+    let (mut carry, mut next, mut end, mut txs) = (Vec::new(), 0, 0, Vec::new());
+    loop {
+        end = (end + arrive).min(batches.len());
+        let flush = end == batches.len();
+        while let Some((frames, taken)) =
+            next_tx(CHAIN, &mut carry, &batches[next..end], max_blobs, flush)
+        {
+            assert!(!frames.is_empty());
+            next += taken;
+            txs.push(frames);
+        }
+        if flush {
+            break;
+        }
+    }
+    assert!(carry.is_empty(), "nothing is left over");
+    assert_eq!(next, batches.len());
+    txs
+}
+
+/// Reads transactions back as a reader does: frames out of each transaction's blobs, split
+/// batches gathered, entries decoded.
+fn read_back(txs: &[Vec<Frame>]) -> Vec<Certified> {
+    let limits = Limits::default();
+    let mut parts = Gather::new(8);
+    let mut out = Vec::new();
+    for frames in txs {
+        let back = frames_from_blobs(&frames_to_blobs(frames), &limits).unwrap();
+        assert_eq!(&back, frames);
+        for f in back {
+            if let Gathered::Whole(group, ()) = parts.add(&0u8, f, ()) {
+                let data = assemble(&group).unwrap();
+                let (first, last) = (group[0].first, group[0].last);
+                out.extend(decode_entries(CHAIN, first, last, &data, &limits).unwrap());
+            }
+        }
+    }
+    assert_eq!(parts.open(), 0, "no split batch is left open");
+    out
+}
+
+#[test]
+fn a_streamed_range_fills_whole_blobs_and_comes_back_byte_for_byte() {
+    // Heights of 7 to 28 kB, and one of about 900 kB (more than a transaction of 6 blobs).
+    let sizes = |h: u64| {
+        if h == 17 {
+            (0..90).map(|i| tx(1, &vec![i as u8; 10_000])).collect()
+        } else {
+            (0..(h % 4 + 1))
+                .map(|i| tx(1 + i / 2, &vec![h as u8; 7_000]))
+                .collect()
+        }
+    };
+    let batches = chain(40, sizes);
+    for (arrive, max_blobs) in [(1, 6), (3, 6), (5, 2), (40, 6), (2, 1)] {
+        let txs = stream(&batches, arrive, max_blobs);
+        let case = format!("{arrive} heights at a time, {max_blobs} blobs");
+        assert_eq!(read_back(&txs), batches, "{case}");
+        // Every transaction but the last ends on a whole blob, up to a part too small to cut.
+        for t in &txs[..txs.len() - 1] {
+            let used: usize = t.iter().map(Frame::encoded_len).sum();
+            let blobs = used.div_ceil(BLOB_PAYLOAD);
+            assert!(blobs <= max_blobs, "{case}: {blobs} blobs");
+            let empty = blobs * BLOB_PAYLOAD - used;
+            assert!(
+                empty < FRAME_OVERHEAD + MIN_PART,
+                "{case}: {empty} bytes empty"
+            );
+        }
+        assert!(txs.iter().any(|t| t.len() > 1), "{case}: frames share a tx");
+        assert!(
+            txs.iter()
+                .any(|t| t.iter().any(|f| f.parts > 1 && f.part == 0)),
+            "{case}: a batch is split to fill a blob"
+        );
+    }
+    // Not even one blob of batches: nothing is sent until the range is complete.
+    let little = chain(3, small);
+    assert_eq!(next_tx(CHAIN, &mut Vec::new(), &little, 6, false), None);
+    let (frames, taken) = next_tx(CHAIN, &mut Vec::new(), &little, 6, true).unwrap();
+    assert_eq!((frames.len(), taken), (1, 3));
+}
+
+#[test]
+fn parts_are_gathered_per_poster_and_a_new_first_part_starts_over() {
+    let batches = chain(1, |_| {
+        (0..27).map(|i| tx(1, &vec![i as u8; 10_000])).collect()
+    });
+    // The same batch cut two ways into three parts each.
+    let a = pack(CHAIN, &batches, frame_capacity(1));
+    let b = pack(CHAIN, &batches, 100_000);
+    assert_eq!((a.len(), b.len()), (3, 3));
+    assert_ne!(a[0].data.len(), b[0].data.len());
+    let whole = |g: Gathered<()>| match g {
+        Gathered::Whole(frames, ()) => frames,
+        other => panic!("{other:?}"),
+    };
+    // Two posters interleaved: each gets its own batch back.
+    let mut g = Gather::new(4);
+    for i in 0..2 {
+        assert_eq!(g.add(&1u8, a[i].clone(), ()), Gathered::Waiting);
+        assert_eq!(g.add(&2u8, b[i].clone(), ()), Gathered::Waiting);
+    }
+    assert_eq!(whole(g.add(&1u8, a[2].clone(), ())), a);
+    assert_eq!(whole(g.add(&2u8, b[2].clone(), ())), b);
+    // A poster that restarted and cut the batch elsewhere: its new part 0 starts over.
+    assert_eq!(g.add(&1u8, a[0].clone(), ()), Gathered::Waiting);
+    assert_eq!(g.add(&1u8, a[1].clone(), ()), Gathered::Waiting);
+    for f in &b[..2] {
+        assert_eq!(g.add(&1u8, f.clone(), ()), Gathered::Waiting);
+    }
+    assert_eq!(whole(g.add(&1u8, b[2].clone(), ())), b);
+    // Anyone can post: open groups are bounded.
+    let mut g = Gather::new(2);
+    for who in 0..2u8 {
+        assert_eq!(g.add(&who, a[0].clone(), ()), Gathered::Waiting);
+    }
+    assert_eq!(g.add(&9u8, a[0].clone(), ()), Gathered::TooMany);
+    g.forget_through(1);
+    assert_eq!(g.open(), 0);
+}
+
 #[test]
 fn a_frame_needs_as_many_blobs_as_its_bytes() {
     let batches = chain(1, |_| {
@@ -144,13 +270,13 @@ fn tampering_anywhere_is_refused() {
     let blobs = frame.to_blobs();
     let mut high = blobs.clone();
     high[0][32 * 7] = 1;
-    assert!(frame_from_blobs(&high, &limits).is_err());
+    assert!(frames_from_blobs(&high, &limits).is_err());
     let mut after = blobs.clone();
     after[0][BLOB_BYTES - 1] = 9;
-    assert!(frame_from_blobs(&after, &limits).is_err());
+    assert!(frames_from_blobs(&after, &limits).is_err());
     let mut cut = blobs.clone();
     cut[0].truncate(BLOB_BYTES - 32);
-    assert!(frame_from_blobs(&cut, &limits).is_err());
+    assert!(frames_from_blobs(&cut, &limits).is_err());
     // A frame whose data was re-checksummed but names the wrong chain or heights.
     let relabel = |f: &Frame| decode_entries(f.chain_id, f.first, f.last, &f.data, &limits);
     let wrong_chain = Frame {
@@ -204,7 +330,7 @@ proptest! {
         for (i, b) in bytes.iter().enumerate() {
             blob[i * 64 % BLOB_BYTES] = *b;
         }
-        let _ = frame_from_blobs(&[blob], &limits);
+        let _ = frames_from_blobs(&[blob], &limits);
     }
 }
 
