@@ -821,7 +821,9 @@ async fn post_range(
         else {
             break;
         };
+        let sending = Instant::now();
         let receipts = backend.submit_with(&frames, None, 0).await?;
+        let send_ms = sending.elapsed().as_millis() as u64;
         st.carry = carry;
         st.next += taken as u64;
         taken_all += taken;
@@ -844,6 +846,7 @@ async fn post_range(
             frames = n,
             turn = p.my_turn(k),
             range_done = packed,
+            send_ms,
             "da.posted"
         );
         st.sent.push(Sent {
