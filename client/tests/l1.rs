@@ -26,6 +26,7 @@ fn poster(anvil: &Anvil) -> EthereumBlobs {
         max_fee_per_blob_gas: 1_000_000_000_000,
         proofs: BlobProofs::Eip4844,
         limits: Limits::default(),
+        verify_blobs: true,
     };
     EthereumBlobs::new(cfg, Some(DEV_KEY)).unwrap()
 }

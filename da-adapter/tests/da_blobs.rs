@@ -43,6 +43,7 @@ fn config(anvil: &Anvil, finality: Finality, proofs: BlobProofs) -> BlobConfig {
         max_fee_per_blob_gas: 1_000_000_000_000,
         proofs,
         limits: Limits::default(),
+        verify_blobs: true,
     }
 }
 

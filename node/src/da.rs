@@ -287,6 +287,10 @@ fn blob_config(
         max_fee_per_blob_gas: u128::from(s.max_fee_per_blob_gas_gwei) * 1_000_000_000,
         proofs,
         limits,
+        // The watcher reads blobs and transactions from the same endpoint and compares every
+        // entry with this node's own batch: recomputing each blob's KZG commitment on every
+        // node would only spend CPU that consensus needs (docs/BENCHMARKS.md).
+        verify_blobs: false,
     })
 }
 

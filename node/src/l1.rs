@@ -98,7 +98,8 @@ pub fn batch_inbox_of(chain_id: u64) -> String {
 /// Sets every home up to post its certified batches as blobs to the L1 at `rpc`: the genesis
 /// `da` section (the batch inbox of the chain, the start block, the range length), a new posting
 /// account per validator funded from `key` (its key written to `keys/l1.key`, 0600), and the
-/// `[da]` section pointing at it, with `bump_after_ms` three of the L1's block intervals.
+/// `[da]` section pointing at it, with `bump_after_ms` three of the L1's block intervals and
+/// `poll_ms` a quarter of one.
 /// Returns the batch inbox.
 pub async fn deploy_da(
     rpc: &str,
@@ -112,11 +113,12 @@ pub async fn deploy_da(
     if !matches!(opts.proofs.as_str(), "eip4844" | "eip7594") {
         anyhow::bail!("--da-proofs {:?}: use eip4844 or eip7594", opts.proofs);
     }
-    // A transaction a dev L1 leaves out of a block (anvil does so with a blob transaction that
-    // did not fit the block's blob limit) is replaced after three L1 blocks, not 24 s.
-    let bump_after_ms = ordo_da_adapter::l1::dev::block_interval(rpc)
-        .await?
-        .map(|secs| secs * 3_000);
+    // Timing follows the L1's block interval: a transaction left out of a block (anvil does so
+    // with a blob transaction that did not fit the block's blob limit) is replaced after three
+    // blocks, not 24 s, and the poster and the watcher look four times per block.
+    let interval = ordo_da_adapter::l1::dev::block_interval(rpc).await?;
+    let bump_after_ms = interval.map(|secs| secs * 3_000);
+    let poll_ms = interval.map(|secs| secs * 250);
     let mut inbox = String::new();
     for h in homes {
         let mut g = Genesis::read(&h.genesis())?.genesis;
@@ -135,6 +137,7 @@ pub async fn deploy_da(
         let defaults = c.da.unwrap_or_default();
         c.da = Some(crate::config::DaSection {
             bump_after_ms: bump_after_ms.unwrap_or(defaults.bump_after_ms),
+            poll_ms: poll_ms.unwrap_or(defaults.poll_ms),
             backend: "ethereum-blobs".into(),
             rpc: rpc.to_string(),
             key_file: Some(key_file.into()),

@@ -70,6 +70,7 @@ async fn read_l1(anvil: &Anvil) -> BTreeMap<u64, (Certified, u64, String)> {
             max_fee_per_blob_gas: u128::MAX,
             proofs: BlobProofs::Eip4844,
             limits: Limits::default(),
+            verify_blobs: true,
         },
         None,
     )

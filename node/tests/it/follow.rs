@@ -519,6 +519,15 @@ async fn validators_executing_their_own_abci_apps_agree_across_kill_minus_nine()
     kill(&mut apps[2]);
     load(&p, &[0, 2, 3], 80..110).await;
     apps[2] = app(2);
+    // Node 1 takes submissions again once its API listens (a restart takes a while under load).
+    let start = Instant::now();
+    while p.height(1).await.is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "node 1 did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     load(&p, &all, 110..140).await;
 
     // Every node's app catches up with the chain, once it holds all 140.
