@@ -328,15 +328,16 @@ impl EthereumBlobs {
         let blobs = blobs.ok_or_else(|| DaError::Retry(format!("no blobs for {hash} yet")))?;
         let limits = self.cfg.limits;
         let verify = self.cfg.verify_blobs;
+        if blobs.len() != hashes.len() {
+            return Err(DaError::Fatal(format!(
+                "transaction {hash}: {} blobs for {} versioned hashes",
+                blobs.len(),
+                hashes.len()
+            )));
+        }
         let frames = on_kzg_thread(move || {
             if verify {
                 check_blobs(&blobs, &hashes)?;
-            } else if blobs.len() != hashes.len() {
-                return Err(DaError::Fatal(format!(
-                    "{} blobs for {} versioned hashes",
-                    blobs.len(),
-                    hashes.len()
-                )));
             }
             frames_from_blobs(&blobs, &limits)
                 .map_err(|e| DaError::Fatal(format!("blob transaction {hash}: {e}")))
@@ -469,14 +470,8 @@ fn sidecar(
 
 /// Each blob against the versioned hash of its position: `0x01 ‖ sha256(commitment)[1..]`
 /// of its KZG commitment, recomputed here rather than taken from anyone.
+/// The caller has checked there is one hash per blob.
 fn check_blobs(blobs: &[alloy::primitives::Bytes], hashes: &[B256]) -> Result<(), DaError> {
-    if blobs.len() != hashes.len() {
-        return Err(DaError::Fatal(format!(
-            "{} blobs for {} versioned hashes",
-            blobs.len(),
-            hashes.len()
-        )));
-    }
     let settings = EnvKzgSettings::Default.get();
     for (i, (blob, want)) in blobs.iter().zip(hashes).enumerate() {
         let b =
