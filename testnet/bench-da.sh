@@ -6,7 +6,8 @@
 #
 #   testnet/bench-da.sh [RATE] [DURATION]      (default 1000 tx/s, 30 s)
 #
-# Environment: ORDO_PROFILE (default debug), ORDO_BASE_PORT (default 28200).
+# Environment: ORDO_PROFILE (default debug), ORDO_BASE_PORT (default 28200), ORDO_DA_RANGE_HEIGHTS
+# (heights per posting range, default 8; passed to the localnet).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORDO_LOCALNET=${ORDO_LOCALNET:-$(mktemp -d /tmp/ordo-da-bench.XXXXXX)}

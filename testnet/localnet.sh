@@ -30,7 +30,7 @@
 # ORDO_FEATURES (cargo features of the build, e.g. ordo-node/chaos as testnet/test.sh builds),
 # ORDO_L1 (1: with anvil and forced inclusion, the default; 0: static mode, no L1),
 # ORDO_DA (1: with ORDO_L1=1, validators post certified batches as blobs to anvil, the default;
-#   0: no DA posting),
+#   0: no DA posting), ORDO_DA_RANGE_HEIGHTS (heights per posting range, default 8),
 # ORDO_L1_PORT (default base + 500), ORDO_INCLUSION_DELAY (L1 blocks, default 2),
 # ORDO_CENSOR (a validator index: that validator leaves forced entries out of its proposals),
 # ORDO_WATCH (1: `up` ends in the live view, the default when stdin and stdout are a terminal;
@@ -177,12 +177,12 @@ up() {
     local homes=()
     for d in $(nodes); do homes+=(--home "$d"); done
     local da=()
-    [ "${ORDO_DA:-1}" = 1 ] && da=(--da-blobs)
+    [ "${ORDO_DA:-1}" = 1 ] && da=(--da-blobs --da-range-heights "${ORDO_DA_RANGE_HEIGHTS:-8}")
     "$BIN" l1 deploy --rpc "$L1_RPC" --key "$DEV_KEY" "${homes[@]}" \
       --inclusion-delay "${ORDO_INCLUSION_DELAY:-2}" --finality latest-1 --poll-ms 250 \
       "${da[@]}" >"$DIR/l1/deployed.json"
     echo "localnet: inbox deployed: $(cat "$DIR/l1/deployed.json")"
-    [ "${ORDO_DA:-1}" = 1 ] && echo "localnet: every validator posts certified batches as blobs to the L1 (ethereum-blobs DA, ranges of 8 heights by rotation)"
+    [ "${ORDO_DA:-1}" = 1 ] && echo "localnet: every validator posts certified batches as blobs to the L1 (ethereum-blobs DA, ranges of ${ORDO_DA_RANGE_HEIGHTS:-8} heights by rotation)"
   fi
   if [ -n "${ORDO_CENSOR:-}" ]; then
     sed -i 's/^censor_forced = .*/censor_forced = true/' "$DIR/node-$ORDO_CENSOR/config.toml"

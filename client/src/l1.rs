@@ -25,8 +25,8 @@ use crate::verify::{SliceVerifier, VerifiedSlice, VerifyError};
 /// Where a chain's frames are on the L1 (the genesis `da` section and an L1 endpoint).
 #[derive(Clone, Debug)]
 pub struct L1Da {
-    /// The L1's JSON-RPC endpoint (it must serve the blobs of included transactions:
-    /// anvil's `anvil_getBlobsByTransactionHash` in development).
+    /// The L1's JSON-RPC endpoint (without `beacon`, it must serve the blobs of included
+    /// transactions: anvil's `anvil_getBlobsByTransactionHash` in development).
     pub rpc: String,
     /// The genesis `da.batch_inbox`.
     pub batch_inbox: String,
@@ -34,6 +34,9 @@ pub struct L1Da {
     pub start_block: u64,
     /// Which L1 blocks count: only frames in final blocks are read.
     pub finality: Finality,
+    /// A beacon node's REST API to read blobs from (a real network); `None`: `rpc` serves them
+    /// (anvil). Either way every blob is checked against its transaction's versioned hash.
+    pub beacon: Option<String>,
 }
 
 /// A frame found on the L1 and not used, and why.
@@ -103,7 +106,10 @@ pub async fn namespace_from_l1(
         .parse()
         .map_err(|e| L1HistoryError::Config(format!("batch_inbox {:?}: {e}", da.batch_inbox)))?;
     let reader = EthereumBlobs::new(
-        BlobConfig::reader(&da.rpc, batch_inbox, da.finality, limits),
+        BlobConfig {
+            beacon: da.beacon.clone(),
+            ..BlobConfig::reader(&da.rpc, batch_inbox, da.finality, limits)
+        },
         None,
     )
     .map_err(|e| L1HistoryError::Config(e.to_string()))?;

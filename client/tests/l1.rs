@@ -27,6 +27,7 @@ fn poster(anvil: &Anvil) -> EthereumBlobs {
         proofs: BlobProofs::Eip4844,
         limits: Limits::default(),
         verify_blobs: true,
+        beacon: None,
     };
     EthereumBlobs::new(cfg, Some(DEV_KEY)).unwrap()
 }
@@ -115,6 +116,7 @@ async fn a_namespace_is_rebuilt_from_the_l1_alone_and_tampered_frames_are_passed
         batch_inbox: INBOX.into(),
         start_block: 0,
         finality: Finality::Depth(0),
+        beacon: None,
     };
     let set = fixtures::validator_set();
     let ns = Namespace(2);

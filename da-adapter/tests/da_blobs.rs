@@ -44,6 +44,7 @@ fn config(anvil: &Anvil, finality: Finality, proofs: BlobProofs) -> BlobConfig {
         proofs,
         limits: Limits::default(),
         verify_blobs: true,
+        beacon: None,
     }
 }
 

@@ -118,6 +118,9 @@ pub struct DaSection {
     pub backend: String,
     /// The L1's JSON-RPC URL (`ethereum-blobs`). `ORDO_DA_RPC` overrides.
     pub rpc: String,
+    /// A beacon node's REST API (`http://host:5052`) to read blobs from; empty: the L1
+    /// endpoint's anvil blob RPC (development). A real network's execution nodes keep no blobs.
+    pub beacon_url: String,
     /// The L1 account key that pays for blobs: a file (mode 0600, hex, relative to the home)
     /// or an environment variable holding the hex key. Never the key itself.
     pub key_file: Option<String>,
@@ -146,6 +149,7 @@ impl Default for DaSection {
         DaSection {
             backend: "local".into(),
             rpc: String::new(),
+            beacon_url: String::new(),
             key_file: None,
             key_env: None,
             finality: "finalized".into(),

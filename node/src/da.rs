@@ -278,6 +278,14 @@ fn blob_config(
             s.max_blobs_per_tx
         ));
     }
+    let beacon = match s.beacon_url.trim() {
+        "" => None,
+        url => {
+            ordo_da_adapter::da::beacon::Beacon::new(url)
+                .map_err(|e| format!("da.beacon_url: {e}"))?;
+            Some(url.to_string())
+        }
+    };
     Ok(BlobConfig {
         rpc: s.rpc.clone(),
         batch_inbox,
@@ -291,6 +299,7 @@ fn blob_config(
         // entry with this node's own batch: recomputing each blob's KZG commitment on every
         // node would only spend CPU that consensus needs (docs/BENCHMARKS.md).
         verify_blobs: false,
+        beacon,
     })
 }
 

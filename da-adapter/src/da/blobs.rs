@@ -6,8 +6,9 @@
 //!
 //! A frame is *available* once its transaction is in a block at or below the configured
 //! finality. Any node can see that by reading the L1 ([`EthereumBlobs::scan`]), not only the
-//! one that posted. Reading back takes the blobs from anvil's `anvil_getBlobsByTransactionHash`
-//! and checks each against the versioned hash the L1 transaction carries before decoding.
+//! one that posted. Reading back takes the blobs from anvil's `anvil_getBlobsByTransactionHash`,
+//! or from a beacon node's blob sidecars API when one is configured ([`super::beacon`]), and
+//! checks each against the versioned hash the L1 transaction carries before decoding.
 
 use alloy::consensus::Transaction as _;
 use alloy::eips::BlockNumberOrTag;
@@ -23,6 +24,7 @@ use ordo_types::Limits;
 use ordo_types::da::{BLOB_BYTES, Frame, frame_capacity, frames_from_blobs, frames_to_blobs};
 use tokio::sync::Mutex;
 
+use super::beacon::Beacon;
 use super::{Confirmation, DaBackend, DaError, Locator, Receipt};
 use crate::l1::{Finality, inbox};
 
@@ -57,6 +59,11 @@ pub struct BlobConfig {
     /// from another source than its transactions must check; a validator's watcher, which
     /// reads both from its own L1 endpoint and compares every entry with its own batch, need not.
     pub verify_blobs: bool,
+    /// Where blobs are read from: `None`, the L1 endpoint itself (anvil's
+    /// `anvil_getBlobsByTransactionHash`, for development); `Some(url)`, a beacon node's blob
+    /// sidecars API (a real network, whose execution nodes keep no blobs). Blobs from a beacon
+    /// node are always checked against the versioned hashes, whatever `verify_blobs` says.
+    pub beacon: Option<String>,
 }
 
 impl BlobConfig {
@@ -72,6 +79,7 @@ impl BlobConfig {
             proofs: BlobProofs::Eip4844,
             limits,
             verify_blobs: true,
+            beacon: None,
         }
     }
 }
@@ -83,6 +91,7 @@ pub struct EthereumBlobs {
     cfg: BlobConfig,
     read: RootProvider,
     write: Option<(Address, DynProvider)>,
+    beacon: Option<Beacon>,
     /// Serializes submissions, so nonces are taken in order.
     posting: Mutex<()>,
 }
@@ -112,10 +121,12 @@ impl EthereumBlobs {
                 Some((from, p.erased()))
             }
         };
+        let beacon = cfg.beacon.as_deref().map(Beacon::new).transpose()?;
         Ok(EthereumBlobs {
             cfg,
             read,
             write,
+            beacon,
             posting: Mutex::new(()),
         })
     }
@@ -318,16 +329,9 @@ impl EthereumBlobs {
             )));
         };
         let hashes = tx.blob_versioned_hashes().unwrap_or_default().to_vec();
-        // As bytes, not `Blob`s: a 128 KiB array deserialized by value would sit on the stack.
-        let blobs: Option<Vec<alloy::primitives::Bytes>> = self
-            .read
-            .client()
-            .request("anvil_getBlobsByTransactionHash", (hash,))
-            .await
-            .map_err(retry("blobs"))?;
-        let blobs = blobs.ok_or_else(|| DaError::Retry(format!("no blobs for {hash} yet")))?;
+        let blobs = self.blobs_of(hash, block, &hashes).await?;
         let limits = self.cfg.limits;
-        let verify = self.cfg.verify_blobs;
+        let verify = self.cfg.verify_blobs || self.beacon.is_some();
         if blobs.len() != hashes.len() {
             return Err(DaError::Fatal(format!(
                 "transaction {hash}: {} blobs for {} versioned hashes",
@@ -344,6 +348,33 @@ impl EthereumBlobs {
         })
         .await?;
         Ok(Some((block, frames)))
+    }
+
+    /// The blobs of transaction `hash` (in L1 block `block`, with `hashes`), from the beacon
+    /// node when one is configured, else from the L1 endpoint's anvil blob RPC. Unchecked.
+    async fn blobs_of(
+        &self,
+        hash: B256,
+        block: u64,
+        hashes: &[B256],
+    ) -> Result<Vec<alloy::primitives::Bytes>, DaError> {
+        if let Some(beacon) = &self.beacon {
+            let header = self
+                .read
+                .get_block_by_number(BlockNumberOrTag::Number(block))
+                .await
+                .map_err(retry("block"))?
+                .ok_or_else(|| DaError::Retry(format!("L1 block {block} not found")))?;
+            return beacon.blobs(header.header.timestamp, hashes).await;
+        }
+        // As bytes, not `Blob`s: a 128 KiB array deserialized by value would sit on the stack.
+        let blobs: Option<Vec<alloy::primitives::Bytes>> = self
+            .read
+            .client()
+            .request("anvil_getBlobsByTransactionHash", (hash,))
+            .await
+            .map_err(retry("blobs"))?;
+        blobs.ok_or_else(|| DaError::Retry(format!("no blobs for {hash} yet")))
     }
 
     /// Every frame posted to the batch inbox in L1 blocks `from..=to`, with its block and

@@ -19,8 +19,10 @@
 //!
 //! - [`local`]: frames in a directory of the node's home; available once written and synced.
 //! - [`blobs`]: EIP-4844 blob transactions on an Ethereum L1 (EIP-7594 cell proofs when the
-//!   L1 asks for them), read back through anvil's blob RPC.
+//!   L1 asks for them), read back through anvil's blob RPC or a beacon node's blob sidecars
+//!   ([`beacon`]).
 
+pub mod beacon;
 pub mod blobs;
 pub mod local;
 

@@ -71,6 +71,7 @@ async fn read_l1(anvil: &Anvil) -> BTreeMap<u64, (Certified, u64, String)> {
             proofs: BlobProofs::Eip4844,
             limits: Limits::default(),
             verify_blobs: true,
+            beacon: None,
         },
         None,
     )
@@ -266,6 +267,7 @@ async fn certified_batches_become_available_as_blobs_posted_by_rotation() {
         batch_inbox: INBOX.into(),
         start_block: 0,
         finality: Finality::Depth(2),
+        beacon: None,
     };
     let rebuilt =
         ordo_client::l1::namespace_from_l1(&da, chain, &set, limits, ns, Height(1), Height(target))
@@ -404,6 +406,16 @@ async fn a_bad_da_option_fails_at_start_naming_it() {
             },
             true,
             "da.proofs",
+        ),
+        (
+            DaSection {
+                backend: "ethereum-blobs".into(),
+                rpc: "http://127.0.0.1:9".into(),
+                beacon_url: "127.0.0.1:5052".into(),
+                ..DaSection::default()
+            },
+            true,
+            "da.beacon_url",
         ),
         (
             DaSection {
@@ -582,6 +594,7 @@ async fn a_poster_killed_with_kill_9_mid_range_is_taken_over_with_no_height_miss
         batch_inbox: inbox,
         start_block: 0,
         finality: Finality::Depth(1),
+        beacon: None,
     };
     let chain = genesis(&p.homes[0]).genesis;
     let rebuilt = ordo_client::l1::namespace_from_l1(
