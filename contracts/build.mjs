@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const solc = createRequire(import.meta.url)("solc");
-const contracts = ["OrdoInbox"];
+const contracts = ["OrdoInbox", "OrdoStakeTable"];
 const check = process.argv.includes("--check");
 
 const input = {

@@ -1,6 +1,8 @@
 //! The L1 side of forced inclusion (DESIGN.md, "Forced inclusion"; ADR 12).
 //!
 //! - [`inbox`]: the `OrdoInbox` contract: bindings, its committed bytecode, deploy and enqueue.
+//! - [`stake`]: the `OrdoStakeTable` contract: bindings, its committed bytecode, deploy and the
+//!   calls of operators and the owner.
 //! - [`chain`]: what every reader shares: its errors and which blocks count as final.
 //! - [`dev`]: anvil for tests and local testnets, and funded development accounts.
 //!
@@ -21,6 +23,7 @@ pub mod inbox;
 pub mod range;
 #[cfg(feature = "store")]
 pub mod source;
+pub mod stake;
 
 pub use chain::{Finality, L1Error};
 pub use inbox::{Deployed, Enqueued, deploy_inbox, enqueue};

@@ -148,6 +148,17 @@ impl BlsPublicKey {
         sig.0.verify(false, msg, SIG_DST, &[], &self.0, false) == BLST_ERROR::BLST_SUCCESS
     }
 
+    /// The EIP-2537 encoding (x then y, each 16 zero bytes and 48 big-endian bytes), as the
+    /// L1's BLS12-381 precompiles take it.
+    pub fn to_eip2537(&self) -> [u8; 128] {
+        let raw = self.0.serialize();
+        let mut out = [0u8; 128];
+        for (dst, src) in out.chunks_exact_mut(64).zip(raw.chunks_exact(48)) {
+            dst.split_at_mut(16).1.copy_from_slice(src);
+        }
+        out
+    }
+
     pub(crate) fn raw(&self) -> &min_pk::PublicKey {
         &self.0
     }
@@ -194,6 +205,20 @@ impl ProofOfPossession {
     /// The 96-byte compressed encoding.
     pub fn to_bytes(&self) -> [u8; SIGNATURE_LEN] {
         self.0.to_bytes()
+    }
+
+    /// The EIP-2537 encoding of the G2 point: x.c0, x.c1, y.c0, y.c1, each 16 zero bytes and
+    /// 48 big-endian bytes (blst serializes c1 before c0).
+    pub fn to_eip2537(&self) -> [u8; 256] {
+        let raw = self.0.0.serialize();
+        let mut out = [0u8; 256];
+        for (dst, coord) in out.chunks_exact_mut(128).zip(raw.chunks_exact(96)) {
+            let (c1, c0) = coord.split_at(48);
+            let (d0, d1) = dst.split_at_mut(64);
+            d0.split_at_mut(16).1.copy_from_slice(c0);
+            d1.split_at_mut(16).1.copy_from_slice(c1);
+        }
+        out
     }
 
     /// Checks the proof for `pk`.
