@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let mut node = client.node(0).ok_or("no node")?;
             let r = node
-                .validator_set(ordo_client::api::ValidatorSetRequest {})
+                .validator_set(ordo_client::api::ValidatorSetRequest { epoch: None })
                 .await?
                 .into_inner();
             let hash = Hash::from_slice(&r.validator_set_hash).ok_or("bad hash")?;

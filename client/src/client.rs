@@ -202,12 +202,16 @@ impl Client {
         best
     }
 
-    /// Fetches the validator set from the nodes and keeps the first whose chain and hash match
-    /// `anchor`; a node offering another set is skipped.
+    /// Fetches the genesis (epoch 0) validator set from the nodes and keeps the first whose
+    /// chain and hash match `anchor`; a node offering another set is skipped.
     pub async fn validator_set(&self, anchor: &TrustAnchor) -> Result<ValidatorSet, ClientError> {
         let mut last = String::from("no node answered");
         for (url, stub) in &self.nodes {
-            let r = match stub.clone().validator_set(ValidatorSetRequest {}).await {
+            let r = match stub
+                .clone()
+                .validator_set(ValidatorSetRequest { epoch: Some(0) })
+                .await
+            {
                 Ok(r) => r.into_inner(),
                 Err(s) => {
                     last = format!("{url}: {}", s.message());
@@ -338,6 +342,19 @@ async fn follow(
                         }
                         Some(Ok(item)) => {
                             let height = verifier.next_height();
+                            if let Some((epoch, hash)) = verifier.set_needed(&item) {
+                                let entered = fetch_set(stub, epoch, hash, verifier.limits())
+                                    .await
+                                    .and_then(|set| {
+                                        verifier.enter_epoch(set).map_err(|e| e.to_string())
+                                    });
+                                if let Err(reason) = entered {
+                                    break StreamEvent::NodeFailed {
+                                        node: url.clone(),
+                                        reason: format!("the set of epoch {}: {reason}", epoch.0),
+                                    };
+                                }
+                            }
                             match verifier.verify(item) {
                                 Ok(v) => {
                                     failures_in_a_row = 0;
@@ -369,6 +386,29 @@ async fn follow(
             tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// The set of `epoch` from the node behind `stub`, which must hash to `hash`.
+async fn fetch_set(
+    stub: &SequencerClient<Channel>,
+    epoch: ordo_types::Epoch,
+    hash: Hash,
+    limits: &Limits,
+) -> Result<ValidatorSet, String> {
+    let r = stub
+        .clone()
+        .validator_set(ValidatorSetRequest {
+            epoch: Some(epoch.0),
+        })
+        .await
+        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+        .into_inner();
+    let set = r.validator_set.ok_or("no validator set in the answer")?;
+    let set = ValidatorSet::from_proto(set, limits).map_err(|e| e.to_string())?;
+    if set.hash() != hash {
+        return Err(format!("the node sent set {}, not {hash}", set.hash()));
+    }
+    Ok(set)
 }
 
 /// Worth trying again, here or on another node.

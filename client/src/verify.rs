@@ -1,9 +1,10 @@
 //! Verifying a namespace stream, item by item, trusting nothing but the pinned chain id and
-//! validator set.
+//! validator set, and the set changes that set vouches for.
 //!
 //! An item is accepted only if, in this order:
 //! 1. it decodes within the chain's limits;
-//! 2. its header is of the pinned chain and validator set, at the next expected height;
+//! 2. its header is of the pinned chain and of the current validator set, at the next expected
+//!    height, in the current epoch or the one after it (never an earlier one);
 //! 3. its header's `parent_hash` is the hash of the previous accepted header (once there is one);
 //! 4. its certificate is for that header's hash and height and carries more than two thirds of
 //!    the set's voting power in one valid aggregate BLS signature;
@@ -13,11 +14,18 @@
 //!
 //! Only then does the verifier advance. A rejected item leaves it where it was, so the same
 //! height can be asked of another node.
+//!
+//! **Epochs.** Every accepted header names the hash of the next epoch's set
+//! (`next_validator_set_hash`), certified by the current set. When a header of the next epoch
+//! names that hash, [`SliceVerifier::set_needed`] says which set to fetch (from any node: it is
+//! checked against the hash), [`SliceVerifier::enter_epoch`] takes it, and the item verifies
+//! against it. A header of the next epoch naming any other set, or certified by the old set, is
+//! rejected.
 
 use crate::api::{CommitmentLevel, DaReceipt, NamespaceSlice};
 use crate::deliver::Commitment;
 use ordo_types::{
-    BatchHeader, BatchTx, Certificate, CertificateError, ChainId, DecodeError, Hash, Height,
+    BatchHeader, BatchTx, Certificate, CertificateError, ChainId, DecodeError, Epoch, Hash, Height,
     Limits, Namespace, NamespaceProof, ProofError, ValidatorSet,
 };
 use thiserror::Error;
@@ -33,6 +41,12 @@ pub enum VerifyError {
     WrongChain { expected: ChainId, found: ChainId },
     #[error("header names validator set {found}, not the pinned {expected}")]
     WrongValidatorSet { expected: Hash, found: Hash },
+    #[error("header of epoch {found} follows one of epoch {current}")]
+    UnexpectedEpoch { current: Epoch, found: Epoch },
+    #[error("validator set {found} is not the next set {expected} the last header vouched for")]
+    NotTheNextSet { expected: Hash, found: Hash },
+    #[error("the header is of epoch {epoch}: its set {hash} must be entered first")]
+    SetNotEntered { epoch: Epoch, hash: Hash },
     #[error("expected height {expected}, got {found}")]
     UnexpectedHeight { expected: Height, found: Height },
     #[error("parent hash {found} is not the previous batch's hash {expected}")]
@@ -75,6 +89,11 @@ pub struct SliceVerifier {
     limits: Limits,
     next: Height,
     parent: Option<Hash>,
+    /// The epoch of the last accepted header and the next set's hash it named.
+    epoch: Option<(Epoch, Hash)>,
+    /// Set by [`SliceVerifier::enter_epoch`]: the set is the next epoch's, taken before its
+    /// first header.
+    entered: bool,
 }
 
 impl SliceVerifier {
@@ -96,7 +115,47 @@ impl SliceVerifier {
             limits,
             next: from,
             parent: (from.0 == 1).then_some(Hash::ZERO),
+            epoch: None,
+            entered: false,
         }
+    }
+
+    /// The set the verifier checks certificates against.
+    pub fn set(&self) -> &ValidatorSet {
+        &self.set
+    }
+
+    /// The chain's decoding limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// When `item` is the first of the next epoch and names the set the last accepted header
+    /// vouched for, that set's (epoch, hash): fetch it and give it to
+    /// [`SliceVerifier::enter_epoch`] before verifying the item.
+    pub fn set_needed(&self, item: &NamespaceSlice) -> Option<(Epoch, Hash)> {
+        let header = item.header.as_ref()?;
+        let (epoch, next) = self.epoch?;
+        let named = Hash::from_slice(&header.validator_set_hash)?;
+        (!self.entered && header.epoch == epoch.0 + 1 && named == next && named != self.set.hash())
+            .then_some((Epoch(header.epoch), next))
+    }
+
+    /// Takes the next epoch's set, which must be the one the last accepted header vouched for.
+    pub fn enter_epoch(&mut self, set: ValidatorSet) -> Result<(), VerifyError> {
+        let expected = self
+            .epoch
+            .map(|(_, next)| next)
+            .ok_or(VerifyError::Missing("a header vouching for the next set"))?;
+        if set.hash() != expected {
+            return Err(VerifyError::NotTheNextSet {
+                expected,
+                found: set.hash(),
+            });
+        }
+        self.set = set;
+        self.entered = true;
+        Ok(())
     }
 
     /// Pins the hash the next item's header must name as its parent.
@@ -174,6 +233,7 @@ impl SliceVerifier {
                 found: header.chain_id,
             });
         }
+        self.check_epoch(&header)?;
         if header.validator_set_hash != self.set.hash() {
             return Err(VerifyError::WrongValidatorSet {
                 expected: self.set.hash(),
@@ -206,6 +266,8 @@ impl SliceVerifier {
 
         self.next = Height(header.height.0 + 1);
         self.parent = Some(hash);
+        self.epoch = Some((header.epoch, header.next_validator_set_hash));
+        self.entered = false;
         Ok(VerifiedSlice {
             height: header.height,
             hash,
@@ -215,5 +277,34 @@ impl SliceVerifier {
             commitment: Commitment::Certified,
             receipt: None,
         })
+    }
+
+    /// The header's epoch is the current one or the next; in the next, its set is the one the
+    /// last header vouched for (entered, or unchanged).
+    fn check_epoch(&self, header: &BatchHeader) -> Result<(), VerifyError> {
+        let Some((epoch, next)) = self.epoch else {
+            return Ok(());
+        };
+        let same = header.epoch == epoch && !self.entered;
+        let following = header.epoch.0 == epoch.0.saturating_add(1);
+        if !same && !following {
+            return Err(VerifyError::UnexpectedEpoch {
+                current: epoch,
+                found: header.epoch,
+            });
+        }
+        if following && header.validator_set_hash != next {
+            return Err(VerifyError::WrongValidatorSet {
+                expected: next,
+                found: header.validator_set_hash,
+            });
+        }
+        if following && !self.entered && next != self.set.hash() {
+            return Err(VerifyError::SetNotEntered {
+                epoch: header.epoch,
+                hash: next,
+            });
+        }
+        Ok(())
     }
 }

@@ -95,13 +95,19 @@ fn header() -> impl Strategy<Value = BatchHeader> {
             any::<u64>(),
         ),
         (hash(), any::<u64>(), hash(), any::<u64>(), any::<u64>()),
-        (hash(), any::<u32>(), any::<u64>(), any::<[u8; 20]>()),
+        (
+            hash(),
+            any::<u32>(),
+            any::<u64>(),
+            any::<[u8; 20]>(),
+            hash(),
+        ),
     )
         .prop_map(
             |(
                 (chain_id, height, parent_hash, timestamp_ms, epoch),
                 (validator_set_hash, l1_number, l1_hash, first, next),
-                (namespaces_root, tx_count, body_bytes, proposer),
+                (namespaces_root, tx_count, body_bytes, proposer, next_validator_set_hash),
             )| BatchHeader {
                 chain_id: ChainId(chain_id),
                 height: Height(height),
@@ -118,6 +124,7 @@ fn header() -> impl Strategy<Value = BatchHeader> {
                 tx_count,
                 body_bytes,
                 proposer: Address(proposer),
+                next_validator_set_hash,
             },
         )
 }
@@ -613,6 +620,7 @@ fn header_bytes() -> Bytes {
             tx_count: 0,
             body_bytes: 0,
             proposer: Address([8; 20]),
+            next_validator_set_hash: Hash([5; 32]),
         }
         .to_bytes(),
     )

@@ -11,12 +11,14 @@
 //! - [`proposer`]: the proposer's `l1_ref` choice and the proposer a header must name (fresh
 //!   proposal or re-proposal), as pure functions.
 //! - [`forced`]: the forced-inclusion rule as a pure function (checked by [`validity`]).
+//! - [`epoch`]: epochs and each epoch's validator set derived from the stake table's events.
 //! - [`codec`]: protobuf codecs for everything the engine sends or logs.
 //!
 //! No I/O happens here: persistence, clocks and networking come from `ordo-node`.
 
 pub mod codec;
 pub mod context;
+pub mod epoch;
 pub mod forced;
 pub mod guard;
 pub mod parts;

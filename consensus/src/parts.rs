@@ -289,6 +289,7 @@ mod tests {
             tx_count: 0,
             body_bytes: 0,
             proposer: Address([1; 20]),
+            next_validator_set_hash: Hash::ZERO,
         };
         let body = (0..txs)
             .map(|i| {

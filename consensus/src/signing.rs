@@ -350,6 +350,7 @@ mod tests {
             tx_count: 0,
             body_bytes: 0,
             proposer: Address([1; 20]),
+            next_validator_set_hash: Hash::ZERO,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Rules<'a> {
     pub chain_id: ChainId,
     pub epoch: Epoch,
     pub validator_set_hash: Hash,
+    /// The hash of the next epoch's set, as this validator derived it.
+    pub next_validator_set_hash: Hash,
     /// The proposer the schedule names for this height and round.
     pub proposer: Address,
     pub limits: &'a Limits,
@@ -66,6 +68,8 @@ pub enum InvalidProposal {
     Epoch { expected: Epoch, found: Epoch },
     #[error("validator set hash {found}, expected {expected}")]
     ValidatorSet { expected: Hash, found: Hash },
+    #[error("next validator set hash {found}, expected {expected}")]
+    NextValidatorSet { expected: Hash, found: Hash },
     #[error("proposer {found}, expected {expected}")]
     Proposer { expected: Address, found: Address },
     #[error("l1_ref {found:?} goes behind the parent's {parent:?}")]
@@ -151,6 +155,12 @@ pub fn check_header(
         return Err(InvalidProposal::ValidatorSet {
             expected: rules.validator_set_hash,
             found: h.validator_set_hash,
+        });
+    }
+    if h.next_validator_set_hash != rules.next_validator_set_hash {
+        return Err(InvalidProposal::NextValidatorSet {
+            expected: rules.next_validator_set_hash,
+            found: h.next_validator_set_hash,
         });
     }
     if h.proposer != rules.proposer {
@@ -276,6 +286,7 @@ mod tests {
             tx_count: 0,
             body_bytes: 0,
             proposer: Address([1; 20]),
+            next_validator_set_hash: Hash([7; 32]),
         };
         let txs = vec![BatchTx::Ordinary(Transaction::new(
             Namespace(1),
@@ -290,6 +301,7 @@ mod tests {
             epoch: Epoch(0),
             validator_set_hash: Hash([7; 32]),
             proposer: Address([1; 20]),
+            next_validator_set_hash: Hash([7; 32]),
             limits,
             now_ms: NOW,
             max_future_skew_ms: 500,
@@ -404,6 +416,14 @@ mod tests {
                 expected: Err(InvalidProposal::ValidatorSet {
                     expected: Hash([7; 32]),
                     found: Hash([8; 32]),
+                }),
+            },
+            Case {
+                case: "wrong next set",
+                input: with(|b| b.header.next_validator_set_hash = Hash([9; 32])),
+                expected: Err(InvalidProposal::NextValidatorSet {
+                    expected: Hash([7; 32]),
+                    found: Hash([9; 32]),
                 }),
             },
             Case {

@@ -458,6 +458,7 @@ mod tests {
             tx_count: 0,
             body_bytes: 0,
             proposer: ordo_types::Address([0; 20]),
+            next_validator_set_hash: ordo_types::Hash::ZERO,
         };
         let sk = ordo_types::BlsSecretKey::from_seed(&[1; 32]);
         Slice {

@@ -35,6 +35,7 @@ fn sealed(n: u64) -> Vec<Slice> {
                 tx_count: 0,
                 body_bytes: 0,
                 proposer: Address([2; 20]),
+                next_validator_set_hash: Hash([1; 32]),
             };
             let txs: Vec<BatchTx> = (0..h % 3)
                 .map(|i| BatchTx::Ordinary(Transaction::new(NS, format!("k{i}=h{h}").into_bytes())))

@@ -83,6 +83,7 @@ impl Sample {
             tx_count: 0,
             body_bytes: 0,
             proposer: set.validators().get(1).expect("four validators").address,
+            next_validator_set_hash: set.hash(),
         };
         let body = vec![
             BatchTx::Forced(forced(0, b"forced zero")),
@@ -297,6 +298,7 @@ fn api_seeds(out: &mut Out, s: &Sample) {
         chain_id: CHAIN.0,
         validator_set: Some(pb::ValidatorSet::from(&set)),
         validator_set_hash: set.hash().0.to_vec().into(),
+        epoch: 0,
     };
     out.add(
         "api",

@@ -76,16 +76,12 @@ pub struct L1Genesis {
 impl L1Genesis {
     /// The inbox address.
     pub fn inbox_address(&self) -> Result<[u8; 20], GenesisError> {
-        let hex_part = self.inbox.strip_prefix("0x").unwrap_or(&self.inbox);
-        hex::decode(hex_part)
-            .ok()
-            .and_then(|b| <[u8; 20]>::try_from(b).ok())
-            .ok_or_else(|| {
-                GenesisError::Params(format!(
-                    "l1.inbox {:?} is not a 20-byte hex address",
-                    self.inbox
-                ))
-            })
+        parse_address(&self.inbox).ok_or_else(|| {
+            GenesisError::Params(format!(
+                "l1.inbox {:?} is not a 20-byte hex address",
+                self.inbox
+            ))
+        })
     }
 
     /// The forced-inclusion rule's parameters.
@@ -113,6 +109,50 @@ pub struct Genesis {
     pub l1: Option<L1Genesis>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub da: Option<DaGenesis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stake: Option<StakeGenesis>,
+}
+
+/// `stake`: the L1 stake table the validator set follows, epoch by epoch (docs/VALIDATORS.md).
+/// Needs the `l1` section. Without it the chain runs in static mode, from the genesis set alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StakeGenesis {
+    /// The `OrdoStakeTable` contract, `0x`-prefixed hex.
+    pub table: String,
+    /// The block the table was deployed in: validators read its events from there.
+    pub table_block: u64,
+    /// Heights per epoch.
+    pub epoch_length: u64,
+    /// Most validators in one epoch's set.
+    pub max_validators: u32,
+}
+
+impl StakeGenesis {
+    /// The table's address.
+    pub fn table_address(&self) -> Result<[u8; 20], GenesisError> {
+        parse_address(&self.table).ok_or_else(|| {
+            GenesisError::Params(format!(
+                "stake.table {:?} is not a 20-byte hex address",
+                self.table
+            ))
+        })
+    }
+
+    /// The epoch rules' parameters.
+    pub fn epoch_params(&self) -> ordo_consensus::epoch::EpochParams {
+        ordo_consensus::epoch::EpochParams {
+            epoch_length: self.epoch_length,
+            max_validators: self.max_validators,
+        }
+    }
+}
+
+fn parse_address(text: &str) -> Option<[u8; 20]> {
+    let hex_part = text.strip_prefix("0x").unwrap_or(text);
+    hex::decode(hex_part)
+        .ok()
+        .and_then(|b| <[u8; 20]>::try_from(b).ok())
 }
 
 /// `da`: where the chain's batches are posted on the L1 (docs/DA.md). Every validator and every
@@ -167,6 +207,25 @@ impl Genesis {
                 return Err(GenesisError::Params(format!(
                     "l1.forced_budget_bytes must be in 1..={} (max_batch_bytes)",
                     self.limits.max_batch_bytes
+                )));
+            }
+        }
+        if let Some(stake) = &self.stake {
+            if self.l1.is_none() {
+                return Err(GenesisError::Params(
+                    "stake needs the l1 section (the L1 the table is on)".into(),
+                ));
+            }
+            stake.table_address()?;
+            if stake.epoch_length == 0 {
+                return Err(GenesisError::Params(
+                    "stake.epoch_length must be at least 1".into(),
+                ));
+            }
+            if stake.max_validators == 0 || stake.max_validators > self.limits.max_validators {
+                return Err(GenesisError::Params(format!(
+                    "stake.max_validators must be in 1..={} (limits.max_validators)",
+                    self.limits.max_validators
                 )));
             }
         }

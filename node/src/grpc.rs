@@ -448,13 +448,17 @@ impl Sequencer for Api {
 
     async fn validator_set(
         &self,
-        _request: Request<ValidatorSetRequest>,
+        request: Request<ValidatorSetRequest>,
     ) -> Result<Response<ValidatorSetResponse>, Status> {
-        let g = &self.shared.genesis;
+        let (epoch, set) = self
+            .shared
+            .epoch_set(request.into_inner().epoch)
+            .map_err(Status::not_found)?;
         Ok(Response::new(ValidatorSetResponse {
-            chain_id: g.genesis.chain_id.0,
-            validator_set: Some(g.set.set.as_ref().into()),
-            validator_set_hash: g.set.set.hash().0.to_vec().into(),
+            chain_id: self.shared.genesis.genesis.chain_id.0,
+            validator_set: Some(set.set.as_ref().into()),
+            validator_set_hash: set.set.hash().0.to_vec().into(),
+            epoch: epoch.0,
         }))
     }
 }

@@ -4,7 +4,8 @@
 //! ```text
 //! HOME/config.toml      node configuration
 //! HOME/genesis.json     the chain's genesis
-//! HOME/keys/            consensus.json (ed25519), bls.json, node.json (libp2p); mode 0600
+//! HOME/keys/            consensus.json (ed25519), bls.json, node.json (libp2p); mode 0600;
+//!                       l1.key (DA posting), operator.key (stake table) where set up
 //! HOME/data/db/         rocksdb
 //! HOME/data/wal/        malachite's write-ahead log
 //! HOME/data/sign_state  the double-sign guard's state (fsynced before any signature leaves)
@@ -43,6 +44,11 @@ impl Home {
     }
     pub fn node_key(&self) -> PathBuf {
         self.0.join("keys/node.json")
+    }
+    /// The L1 account that registered this validator in the stake table (`ordo validator`);
+    /// written by `ordo l1 deploy --stake-table` for a development L1.
+    pub fn operator_key(&self) -> PathBuf {
+        self.0.join("keys/operator.key")
     }
     pub fn db(&self) -> PathBuf {
         self.0.join("data/db")
@@ -92,10 +98,7 @@ impl std::fmt::Debug for Keys {
 
 /// The address of a consensus key: the first 20 bytes of `sha256("ordo.address.v1" ‖ key)`.
 pub fn address_of(key: &[u8; 32]) -> Address {
-    let h = ordo_types::hash::sha256(&[b"ordo.address.v1", key]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h.0[..20]);
-    Address(a)
+    ordo_consensus::epoch::address_of(key)
 }
 
 impl Keys {
@@ -242,6 +245,7 @@ pub fn init(home: &Home, chain_id: ChainId, ports: Ports) -> Result<Keys, InitEr
         params: ChainParams::default(),
         l1: None,
         da: None,
+        stake: None,
     };
     write_genesis(home, &genesis)?;
     let moniker = home
@@ -326,6 +330,7 @@ pub fn testnet_init(
         params,
         l1: None,
         da: None,
+        stake: None,
     };
     for (i, (home, k)) in homes.iter().zip(&keys).enumerate() {
         k.write(home, false)?;

@@ -174,3 +174,61 @@ pub async fn enqueue(
         .map_err(|e| anyhow::anyhow!("inbox address {address}: {e}"))?;
     Ok(ordo_da_adapter::l1::enqueue(rpc, key, address, namespace, payload).await?)
 }
+
+/// What `ordo l1 deploy --stake-table` deploys and writes.
+#[derive(Debug, Clone)]
+pub struct StakeDeployOptions {
+    pub min_stake_wei: u128,
+    pub unbonding_blocks: u64,
+    pub epoch_length: u64,
+    pub max_validators: u32,
+    /// ETH sent to each genesis validator's new operator account.
+    pub fund_ether: u64,
+}
+
+/// Deploys `OrdoStakeTable` (owned by `key`'s account, permissioned) with one new operator
+/// account per home allow-listed, funded from `key` with `fund_ether` ETH, its key written to
+/// the home's `keys/operator.key` (0600), and writes the genesis `stake` section into every
+/// home. The genesis validators then register with `ordo validator register`.
+pub async fn deploy_stake(
+    rpc: &str,
+    key: &str,
+    homes: &[Home],
+    opts: &StakeDeployOptions,
+) -> anyhow::Result<crate::genesis::StakeGenesis> {
+    if opts.epoch_length == 0 {
+        anyhow::bail!("--epoch-length must be at least 1");
+    }
+    let mut operators = Vec::with_capacity(homes.len());
+    for h in homes {
+        let path = h.operator_key();
+        if path.exists() {
+            anyhow::bail!(
+                "{} exists: this home already has an operator account",
+                path.display()
+            );
+        }
+        let account = ordo_da_adapter::l1::dev::funded_account(rpc, key, opts.fund_ether).await?;
+        operators.push(ordo_da_adapter::l1::stake::operator_of(&account)?);
+        crate::keyfile::write_secret(&path, account.as_bytes(), false)?;
+    }
+    let params = ordo_da_adapter::l1::stake::StakeTableParams {
+        min_stake_wei: opts.min_stake_wei,
+        unbonding_blocks: opts.unbonding_blocks,
+        allow_list: operators,
+    };
+    let table = ordo_da_adapter::l1::stake::deploy_stake_table(rpc, key, &params).await?;
+    let stake = crate::genesis::StakeGenesis {
+        table: format!("{:#x}", table.address),
+        table_block: table.block,
+        epoch_length: opts.epoch_length,
+        max_validators: opts.max_validators,
+    };
+    for h in homes {
+        let mut g = Genesis::read(&h.genesis())?.genesis;
+        g.stake = Some(stake.clone());
+        g.clone().load()?;
+        std::fs::write(h.genesis(), serde_json::to_string_pretty(&g)?)?;
+    }
+    Ok(stake)
+}

@@ -18,13 +18,18 @@
 //! - [`wal`]: the consensus WAL checked before the engine starts; a torn or damaged one is kept
 //!   aside.
 //! - [`da`]: DA posting by rotation with takeover, and each height's available status.
-//! - [`l1`]: `ordo l1 deploy` and `ordo l1 enqueue` (the L1 reader is in `ordo-da-adapter`).
+//! - [`l1`]: `ordo l1 deploy` (the inbox, DA posting, the stake table) and `ordo l1 enqueue`
+//!   (the L1 reader is in `ordo-da-adapter`).
+//! - [`epochs`]: every epoch's validator set, derived from the L1 stake table as each cut-off
+//!   height is decided (static mode: the genesis set).
+//! - [`validator`]: `ordo validator`: this validator's entry in the L1 stake table.
 
 pub mod app;
 pub mod config;
 pub mod da;
 pub mod decisions;
 pub mod doubles;
+pub mod epochs;
 pub mod follow;
 pub mod genesis;
 pub mod grpc;
@@ -39,4 +44,5 @@ pub mod rpc;
 pub mod seam;
 pub mod signguard;
 pub mod store;
+pub mod validator;
 pub mod wal;

@@ -61,6 +61,11 @@ enum Command {
     /// The L1 side of forced inclusion: deploy the inbox, queue forced transactions.
     #[command(subcommand)]
     L1(L1Command),
+    /// This validator's entry in the L1 stake table the genesis names: register, add stake,
+    /// exit, withdraw, status. The operator's L1 key comes from --key, ORDO_L1_KEY or
+    /// HOME/keys/operator.key.
+    #[command(subcommand)]
+    Validator(ValidatorCommand),
     /// Deliver a rollup's namespace to its executor, streamed and verified from any of a set of
     /// nodes, in height order and exactly once across restarts of either side.
     Follow(FollowCli),
@@ -88,6 +93,52 @@ struct FollowCli {
     /// Serve GET /status here (e.g. 127.0.0.1:27950).
     #[arg(long)]
     status_listen: Option<SocketAddr>,
+}
+
+#[derive(clap::Args, Debug)]
+struct StakeTarget {
+    #[arg(long)]
+    home: PathBuf,
+    /// L1 JSON-RPC endpoint, e.g. http://127.0.0.1:8545
+    #[arg(long)]
+    rpc: String,
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ValidatorCommand {
+    /// Bond --stake-ether ETH with the home's BLS key (and its proof of possession), consensus
+    /// key, peer id and listen addresses.
+    Register {
+        #[command(flatten)]
+        target: StakeTarget,
+        #[arg(long)]
+        stake_ether: String,
+    },
+    /// Add --ether ETH to a bonded validator's stake.
+    AddStake {
+        #[command(flatten)]
+        target: StakeTarget,
+        #[arg(long)]
+        ether: String,
+    },
+    /// Request the exit: the validator leaves the set at a coming epoch boundary, and its stake
+    /// unbonds.
+    Exit {
+        #[command(flatten)]
+        target: StakeTarget,
+    },
+    /// Take the stake back once the unbonding delay has passed.
+    Withdraw {
+        #[command(flatten)]
+        target: StakeTarget,
+    },
+    /// The table's terms and this validator's entry.
+    Status {
+        #[command(flatten)]
+        target: StakeTarget,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -130,6 +181,24 @@ enum L1Command {
         /// Blob proofs of the L1's hardfork: "eip4844" (Cancun, Prague) or "eip7594" (Osaka).
         #[arg(long, default_value = "eip4844", requires = "da_blobs")]
         da_proofs: String,
+        /// Also deploy OrdoStakeTable (permissioned, owned by --key), allow-listing a new
+        /// operator account per home, funded from --key (its key in keys/operator.key, 0600),
+        /// and write the genesis `stake` section.
+        #[arg(long)]
+        stake_table: bool,
+        #[arg(long, default_value = "1", requires = "stake_table")]
+        min_stake_ether: String,
+        /// L1 blocks between an exit request and the withdrawal.
+        #[arg(long, default_value_t = 64, requires = "stake_table")]
+        unbonding_blocks: u64,
+        /// Heights per epoch.
+        #[arg(long, default_value_t = 1000, requires = "stake_table")]
+        epoch_length: u64,
+        #[arg(long, default_value_t = 100, requires = "stake_table")]
+        max_validators: u32,
+        /// ETH sent to each genesis validator's operator account.
+        #[arg(long, default_value_t = 100, requires = "stake_table")]
+        stake_fund_ether: u64,
     },
     /// Queue a forced transaction on L1 (any Ethereum client can do the same).
     Enqueue {
@@ -299,6 +368,7 @@ fn main() -> anyhow::Result<()> {
             genesis,
         }) => runtime()?.block_on(get_batch(&rpc, height, &genesis))?,
         Command::L1(cmd) => runtime()?.block_on(l1(cmd))?,
+        Command::Validator(cmd) => runtime()?.block_on(validator(cmd))?,
         Command::Follow(args) => follow(args)?,
     }
     Ok(())
@@ -502,7 +572,25 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             da_range_heights,
             da_fund_ether,
             da_proofs,
+            stake_table,
+            min_stake_ether,
+            unbonding_blocks,
+            epoch_length,
+            max_validators,
+            stake_fund_ether,
         } => {
+            let stake_opts = stake_table
+                .then(|| {
+                    anyhow::Ok(ordo_node::l1::StakeDeployOptions {
+                        min_stake_wei: ordo_node::validator::parse_ether(&min_stake_ether)
+                            .context("--min-stake-ether")?,
+                        unbonding_blocks,
+                        epoch_length,
+                        max_validators,
+                        fund_ether: stake_fund_ether,
+                    })
+                })
+                .transpose()?;
             finality
                 .parse::<ordo_da_adapter::l1::Finality>()
                 .map_err(anyhow::Error::msg)?;
@@ -528,8 +616,14 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             } else {
                 None
             };
+            let stake = match &stake_opts {
+                Some(o) => Some(ordo_node::l1::deploy_stake(&rpc, &key, &homes, o).await?),
+                None => None,
+            };
             let out = serde_json::json!({
                 "batch_inbox": da,
+                "stake_table": stake.as_ref().map(|s| &s.table),
+                "stake_table_block": stake.as_ref().map(|s| s.table_block),
                 "inbox": l1.inbox,
                 "inbox_block": d.block,
                 "l1_chain_id": d.l1_chain_id,
@@ -559,6 +653,33 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             println!("{out}");
         }
     }
+    Ok(())
+}
+
+async fn validator(cmd: ValidatorCommand) -> anyhow::Result<()> {
+    use ordo_node::validator::{Action, act, parse_ether, status};
+    let (target, action) = match cmd {
+        ValidatorCommand::Register {
+            target,
+            stake_ether,
+        } => {
+            let stake_wei = parse_ether(&stake_ether).context("--stake-ether")?;
+            (target, Some(Action::Register { stake_wei }))
+        }
+        ValidatorCommand::AddStake { target, ether } => {
+            let wei = parse_ether(&ether).context("--ether")?;
+            (target, Some(Action::AddStake { wei }))
+        }
+        ValidatorCommand::Exit { target } => (target, Some(Action::Exit)),
+        ValidatorCommand::Withdraw { target } => (target, Some(Action::Withdraw)),
+        ValidatorCommand::Status { target } => (target, None),
+    };
+    let home = Home(target.home);
+    let out = match action {
+        Some(a) => act(&home, &target.rpc, target.key, a).await?,
+        None => status(&home, &target.rpc, target.key).await?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 

@@ -34,6 +34,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("this node's address {0} is not in the genesis validator set")]
     NotAValidator(String),
+    #[error("epochs: {0}")]
+    Epochs(String),
     #[error(transparent)]
     Double(#[from] crate::doubles::DoubleRefused),
     #[error(transparent)]
@@ -136,7 +138,9 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let genesis = Arc::new(Genesis::read(&home.genesis())?);
     let keys = Keys::read(&home)?;
     let address = keys.address();
-    if genesis.set.set.index_of(&address).is_none() {
+    // On a chain that follows a stake table, a node outside the genesis set follows the chain
+    // until an epoch's set has it.
+    if genesis.set.set.index_of(&address).is_none() && genesis.genesis.stake.is_none() {
         return Err(StartError::NotAValidator(address.to_string()));
     }
     let g = &genesis.genesis;
@@ -168,6 +172,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     let rollups = crate::rollups::open(&config.rollups, &home, g.chain_id)
         .map_err(crate::config::ConfigError::Invalid)?;
     let da_view = config.da.as_ref().map(|_| crate::da::DaView::default());
+    let (epochs, table) = epochs_of(&config, &genesis, &store)?;
     let (mut feed, feed_handle) = Feed::new(store.clone());
     let shared = Arc::new(Shared {
         store,
@@ -183,10 +188,12 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         net_faults,
         rollups: rollups.iter().map(|r| r.view.clone()).collect(),
         da: da_view.clone(),
+        epochs: epochs.clone(),
     });
     shared.inline_subscribers(&mut feed);
     let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
     tasks.extend(l1_task);
+    tasks.extend(table.map(|t| spawn_deriver(t, epochs, &shared)));
     if let (Some(prepared), Some(view)) = (da, da_view) {
         tasks.extend(crate::da::start(prepared, &shared, view).into_tasks());
     }
@@ -223,6 +230,52 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
         gossip,
         tasks,
     })
+}
+
+/// The deriver of epoch sets, following the decided heights.
+fn spawn_deriver(
+    table: crate::epochs::TableSource,
+    epochs: Arc<crate::epochs::Epochs>,
+    shared: &Shared,
+) -> JoinHandle<()> {
+    let heights = shared.heights.subscribe();
+    tokio::spawn(crate::epochs::deriver(
+        epochs,
+        shared.store.clone(),
+        table,
+        heights,
+    ))
+}
+
+/// Every epoch's set: the genesis set alone, or the stake table's with where to read it.
+fn epochs_of(
+    config: &Config,
+    genesis: &crate::genesis::LoadedGenesis,
+    store: &Store,
+) -> Result<
+    (
+        Arc<crate::epochs::Epochs>,
+        Option<crate::epochs::TableSource>,
+    ),
+    StartError,
+> {
+    let Some(stake) = &genesis.genesis.stake else {
+        let fixed = crate::epochs::Epochs::fixed(genesis.set.clone());
+        return Ok((Arc::new(fixed), None));
+    };
+    // `Genesis::load` checked that `stake` comes with `l1`; `l1_of` that `[l1]` is set.
+    let section = config.l1.as_ref().ok_or(StartError::L1Unconfigured)?;
+    let epochs = crate::epochs::Epochs::following(stake.epoch_params(), genesis.set.clone(), store)
+        .map_err(StartError::Epochs)?;
+    let source = crate::epochs::TableSource {
+        rpc: section.rpc.clone(),
+        table: stake.table_address()?.into(),
+        table_block: stake.table_block,
+        max_range: section.max_range,
+        retry: std::time::Duration::from_millis(section.poll_ms.max(10)),
+    };
+    info!(table = %stake.table, epoch_length = stake.epoch_length, known = epochs.known(), "epoch.following");
+    Ok((Arc::new(epochs), Some(source)))
 }
 
 /// The `[da]` section checked and its backend opened, before the node opens anything else.

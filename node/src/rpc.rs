@@ -14,7 +14,7 @@
 
 use crate::app::Shared;
 use crate::ingress::{Submission, TxState};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -302,14 +302,22 @@ async fn batch_raw(State(s): S, Path(height): Path<u64>) -> Response {
     }
 }
 
-async fn validators(State(s): S) -> Response {
-    let g = &s.genesis;
-    Json(json!({
-        "chain_id": g.genesis.chain_id.0,
-        "validator_set_hash": g.set.set.hash().to_string(),
-        "validators": g.set.set.validators(),
-    }))
-    .into_response()
+#[derive(serde::Deserialize)]
+struct EpochQuery {
+    epoch: Option<u64>,
+}
+
+async fn validators(State(s): S, Query(q): Query<EpochQuery>) -> Response {
+    match s.epoch_set(q.epoch) {
+        Ok((epoch, set)) => Json(json!({
+            "chain_id": s.genesis.genesis.chain_id.0,
+            "epoch": epoch.0,
+            "validator_set_hash": set.set.hash().to_string(),
+            "validators": set.set.validators(),
+        }))
+        .into_response(),
+        Err(e) => error(StatusCode::NOT_FOUND, e),
+    }
 }
 
 fn no_fault_layer() -> Response {

@@ -29,6 +29,8 @@ const CF_TXS: &str = "txs";
 const CF_UNDECIDED: &str = "undecided";
 /// DA receipts (`crate::da::HeightsReceipt`, JSON) by the first height they cover.
 const CF_DA: &str = "da";
+/// Derived validator sets (`ordo.v1.ValidatorSet`) by epoch (`crate::epochs`).
+const CF_EPOCHS: &str = "epochs";
 
 /// A storage failure. Corrupt data is an error, never a panic.
 #[derive(Debug, Error)]
@@ -115,7 +117,7 @@ impl Store {
         txs.set_memtable_factory(rocksdb::MemtableFactory::HashLinkList {
             bucket_count: 1 << 20,
         });
-        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED, CF_DA]
+        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED, CF_DA, CF_EPOCHS]
             .into_iter()
             .map(|n| ColumnFamilyDescriptor::new(n, Options::default()))
             .chain([ColumnFamilyDescriptor::new(CF_TXS, txs)]);
@@ -296,9 +298,6 @@ impl Store {
         Ok(Some((Height(h), i)))
     }
 
-    /// Stores a proposal received or built at (height, round), durably. Callers store only
-    /// bodies that match their header (`Batch::check_body`), so a decided hash always finds the
-    /// one body its certificate stands for.
     /// Records a DA receipt for the heights from `first` on (not synced: it is information the
     /// DA watcher can find again).
     pub fn put_da_receipt(&self, first: u64, receipt: &[u8]) -> Result<(), StoreError> {
@@ -315,6 +314,43 @@ impl Store {
         Ok(it.value().map(<[u8]>::to_vec))
     }
 
+    /// Stores the validator set derived for `epoch`, durably: a node never derives an epoch
+    /// twice, and serves it without the L1.
+    pub fn put_epoch_set(
+        &self,
+        epoch: u64,
+        set: &ordo_types::ValidatorSet,
+    ) -> Result<(), StoreError> {
+        let bytes = ordo_types::wire::pb::ValidatorSet::from(set).encode_to_vec();
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        Ok(self
+            .db
+            .put_cf_opt(self.cf(CF_EPOCHS), epoch.to_be_bytes(), bytes, &opts)?)
+    }
+
+    /// Every stored epoch set, by epoch.
+    pub fn epoch_sets(&self) -> Result<Vec<(u64, ordo_types::ValidatorSet)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_EPOCHS), IteratorMode::Start) {
+            let (k, v) = item?;
+            let key = <[u8; 8]>::try_from(k.as_ref())
+                .map_err(|_| corrupt("epoch set", hex::encode(&k), "key is not 8 bytes"))?;
+            let epoch = u64::from_be_bytes(key);
+            let set = ordo_types::wire::pb::ValidatorSet::decode(v.as_ref())
+                .map_err(|e| corrupt("epoch set", epoch, e))
+                .and_then(|p| {
+                    ordo_types::ValidatorSet::from_proto(p, &self.limits)
+                        .map_err(|e| corrupt("epoch set", epoch, e))
+                })?;
+            out.push((epoch, set));
+        }
+        Ok(out)
+    }
+
+    /// Stores a proposal received or built at (height, round), durably. Callers store only
+    /// bodies that match their header (`Batch::check_body`), so a decided hash always finds the
+    /// one body its certificate stands for.
     pub fn put_undecided(&self, round: u32, batch: &Batch) -> Result<(), StoreError> {
         let key = undecided_key(batch.header.height.0, round, &batch.hash());
         self.db.put_cf_opt(
@@ -423,6 +459,7 @@ pub(crate) mod tests {
             tx_count: 0,
             body_bytes: 0,
             proposer: Address([2; 20]),
+            next_validator_set_hash: Hash([1; 32]),
         };
         let txs = (0..n)
             .map(|i| {

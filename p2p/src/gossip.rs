@@ -264,9 +264,15 @@ pub fn spawn(
         .map_err(|e| err("behaviour", e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    swarm
-        .listen_on(config.listen.clone())
-        .map_err(|e| err("listen", e.to_string()))?;
+    swarm.listen_on(config.listen.clone()).map_err(|e| {
+        // libp2p's `TransportError::Other` displays as nothing: name the I/O error itself
+        // (an address in use, say).
+        let reason = match e {
+            libp2p::TransportError::Other(io) => io.to_string(),
+            other => other.to_string(),
+        };
+        err("listen", format!("{} ({reason})", config.listen))
+    })?;
     let stats = Arc::new(GossipStats::default());
     let (out_tx, out_rx) = mpsc::channel(config.outbound_capacity.max(1));
     let (in_tx, in_rx) = mpsc::channel(config.inbound_capacity.max(1));

@@ -175,6 +175,7 @@ fn hashing_and_proofs() {
         tx_count: 0,
         body_bytes: 0,
         proposer: Address([4; 20]),
+        next_validator_set_hash: Hash([2; 32]),
     };
     row(
         "header hash",

@@ -26,7 +26,7 @@ use crate::tx::{BatchTx, FORCED_OVERHEAD, KIND_FORCED, KIND_ORDINARY, ORDINARY_O
 /// The first four bytes of every frame.
 pub const FRAME_MAGIC: [u8; 4] = *b"ORDA";
 /// The frame layout's version.
-pub const FRAME_VERSION: u8 = 1;
+pub const FRAME_VERSION: u8 = 2;
 /// Domain tag of the frame checksum.
 pub const FRAME_DOMAIN: &[u8] = b"ordo.frame.v1";
 /// Bytes a frame adds around its data: magic, version, chain id, first, last, part, parts,

@@ -60,6 +60,7 @@ pub fn certified_chain(
                 tx_count: 0,
                 body_bytes: 0,
                 proposer: Address([0; 20]),
+                next_validator_set_hash: set.hash(),
             };
             let k = per_height(h);
             let txs = (0..k)

@@ -6,7 +6,7 @@
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 1 | version (= 1) |
+//! | 0 | 1 | version (= 2) |
 //! | 1 | 8 | chain_id |
 //! | 9 | 8 | height |
 //! | 17 | 32 | parent_hash |
@@ -21,6 +21,11 @@
 //! | 185 | 4 | tx_count |
 //! | 189 | 8 | body_bytes |
 //! | 197 | 20 | proposer |
+//! | 217 | 32 | next_validator_set_hash |
+//!
+//! Version 2 appended `next_validator_set_hash` (the hash of the next epoch's set, so a header
+//! certified by one epoch's set vouches for the next one's); version 1 headers (217 bytes, no
+//! such field) are refused.
 
 use crate::codec::{DecodeError, Reader};
 use crate::hash::{HEADER_DOMAIN, Hash, sha256};
@@ -28,9 +33,9 @@ use crate::ids::{Address, ChainId, Epoch, Height};
 use serde::{Deserialize, Serialize};
 
 /// Layout version written in byte 0.
-pub const HEADER_VERSION: u8 = 1;
+pub const HEADER_VERSION: u8 = 2;
 /// Length of the fixed-width layout.
-pub const HEADER_LEN: usize = 217;
+pub const HEADER_LEN: usize = 249;
 
 /// A block of the L1 chain that a batch refers to for forced inclusion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,6 +80,9 @@ pub struct BatchHeader {
     pub tx_count: u32,
     pub body_bytes: u64,
     pub proposer: Address,
+    /// The hash of the validator set of the epoch after this header's: the same as
+    /// `validator_set_hash` on a chain without a stake table.
+    pub next_validator_set_hash: Hash,
 }
 
 impl BatchHeader {
@@ -96,6 +104,7 @@ impl BatchHeader {
         v.extend_from_slice(&self.tx_count.to_be_bytes());
         v.extend_from_slice(&self.body_bytes.to_be_bytes());
         v.extend_from_slice(&self.proposer.0);
+        v.extend_from_slice(&self.next_validator_set_hash.0);
         v.try_into()
             .expect("the header layout is exactly HEADER_LEN bytes")
     }
@@ -136,6 +145,7 @@ impl BatchHeader {
             tx_count: r.u32("tx_count")?,
             body_bytes: r.u64("body_bytes")?,
             proposer: Address(r.array("proposer")?),
+            next_validator_set_hash: Hash(r.array("next_validator_set_hash")?),
         };
         r.finish("batch header")?;
         Ok(header)

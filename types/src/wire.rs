@@ -148,6 +148,7 @@ impl From<&BatchHeader> for pb::BatchHeader {
             tx_count: h.tx_count,
             body_bytes: h.body_bytes,
             proposer: b(&h.proposer.0),
+            next_validator_set_hash: b(&h.next_validator_set_hash.0),
         }
     }
 }
@@ -177,6 +178,7 @@ impl TryFrom<pb::BatchHeader> for BatchHeader {
             tx_count: p.tx_count,
             body_bytes: p.body_bytes,
             proposer: address("proposer", &p.proposer)?,
+            next_validator_set_hash: hash("next_validator_set_hash", &p.next_validator_set_hash)?,
         })
     }
 }

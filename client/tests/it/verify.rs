@@ -21,7 +21,12 @@ fn sk(i: u8) -> BlsSecretKey {
 }
 
 fn set() -> ValidatorSet {
-    let vs = (0..4u8)
+    set_from(0)
+}
+
+/// Four validators of power 10, with keys and addresses from `first` on.
+fn set_from(first: u8) -> ValidatorSet {
+    let vs = (first..first + 4)
         .map(|i| Validator {
             address: Address([i; 20]),
             voting_power: 10,
@@ -60,6 +65,15 @@ fn tx(ns: u64, s: &str) -> BatchTx {
 
 /// Heights 1..=n; namespace 7 has three transactions at odd heights and none at even ones.
 fn chain(set: &ValidatorSet, n: u64) -> Vec<(Batch, Certificate)> {
+    chain_of(n, |_| (Epoch(0), set, set.hash()))
+}
+
+/// Heights 1..=n, height `h` in the epoch, of the set, and naming the next set's hash that
+/// `at(h)` gives.
+fn chain_of<'a>(
+    n: u64,
+    at: impl Fn(u64) -> (Epoch, &'a ValidatorSet, Hash),
+) -> Vec<(Batch, Certificate)> {
     let limits = Limits::default();
     let mut parent = Hash::ZERO;
     let mut out = Vec::new();
@@ -71,12 +85,13 @@ fn chain(set: &ValidatorSet, n: u64) -> Vec<(Batch, Certificate)> {
             }
         }
         txs.sort_by_key(|t| t.namespace());
+        let (epoch, set, next) = at(h);
         let header = BatchHeader {
             chain_id: CHAIN,
             height: Height(h),
             parent_hash: parent,
             timestamp_ms: 1_000 + h,
-            epoch: Epoch(0),
+            epoch,
             validator_set_hash: set.hash(),
             l1_ref: L1Ref::default(),
             forced_cursor: ForcedCursor::default(),
@@ -84,6 +99,7 @@ fn chain(set: &ValidatorSet, n: u64) -> Vec<(Batch, Certificate)> {
             tx_count: 0,
             body_bytes: 0,
             proposer: set.validators()[0].address,
+            next_validator_set_hash: next,
         };
         let batch = Batch::seal(header, txs, 0, &limits).unwrap();
         let cert = certify(set, &batch.header, &[0, 1, 2], honest_key(set));
@@ -371,5 +387,86 @@ fn missing_parts_and_garbage_are_rejected_without_panic() {
     rejects(
         |i| i.header.as_mut().unwrap().parent_hash = vec![0; 5].into(),
         |e| matches!(e, VerifyError::Decode(_)),
+    );
+}
+
+/// Heights 1..=3 in epoch 0 of set A, naming set B next; heights 4..=6 in epoch 1 of set B.
+fn two_epochs(a: &ValidatorSet, b: &ValidatorSet) -> Vec<(Batch, Certificate)> {
+    chain_of(6, |h| {
+        if h <= 3 {
+            (Epoch(0), a, b.hash())
+        } else {
+            (Epoch(1), b, b.hash())
+        }
+    })
+}
+
+#[test]
+fn the_verifier_follows_the_set_the_last_header_vouched_for() {
+    let (a, b) = (set(), set_from(10));
+    let c = two_epochs(&a, &b);
+    let mut v = verifier(&a);
+    for (batch, cert) in &c[..3] {
+        assert_eq!(v.set_needed(&item(batch, cert, NS)), None);
+        v.verify(item(batch, cert, NS)).unwrap();
+    }
+    let (b4, c4) = &c[3];
+    assert_eq!(v.set_needed(&item(b4, c4, NS)), Some((Epoch(1), b.hash())));
+    // Not entered yet: refused, naming the set to enter.
+    let err = v.verify(item(b4, c4, NS)).unwrap_err();
+    assert!(matches!(err, VerifyError::SetNotEntered { .. }), "{err:?}");
+    // Only the set the headers vouched for is taken.
+    let err = v.enter_epoch(set_from(20)).unwrap_err();
+    assert!(matches!(err, VerifyError::NotTheNextSet { .. }), "{err:?}");
+    v.enter_epoch(b.clone()).unwrap();
+    for (batch, cert) in &c[3..] {
+        v.verify(item(batch, cert, NS)).unwrap();
+    }
+    assert_eq!(v.set().hash(), b.hash());
+    assert_eq!(v.next_height(), Height(7));
+}
+
+#[test]
+fn a_new_epoch_certified_by_the_old_set_is_rejected() {
+    let (a, b) = (set(), set_from(10));
+    let c = two_epochs(&a, &b);
+    let parent = c[2].0.hash();
+    let fresh = || {
+        let mut v = verifier(&a);
+        for (batch, cert) in &c[..3] {
+            v.verify(item(batch, cert, NS)).unwrap();
+        }
+        v
+    };
+    // Height 4 of epoch 1 as the old set would have it: naming itself, signed by itself.
+    let mut header = c[3].0.header;
+    header.validator_set_hash = a.hash();
+    let batch = Batch::seal(header, c[3].0.txs.clone(), 0, &Limits::default()).unwrap();
+    let old = certify(&a, &batch.header, &[0, 1, 2], honest_key(&a));
+    assert_eq!(batch.header.parent_hash, parent);
+    let mut v = fresh();
+    let err = v.verify(item(&batch, &old, NS)).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::WrongValidatorSet { .. }),
+        "{err:?}"
+    );
+    // The honest header of height 4, but certified by the old set.
+    let (b4, _) = &c[3];
+    let forged = certify(&a, &b4.header, &[0, 1, 2], honest_key(&a));
+    v.enter_epoch(b.clone()).unwrap();
+    let err = v.verify(item(b4, &forged, NS)).unwrap_err();
+    assert!(matches!(err, VerifyError::Certificate(_)), "{err:?}");
+    // A header going back to epoch 0 after epoch 1 started.
+    let mut v = fresh();
+    v.enter_epoch(b.clone()).unwrap();
+    v.verify(item(&c[3].0, &c[3].1, NS)).unwrap();
+    let mut back = c[4].0.header;
+    back.epoch = Epoch(0);
+    let batch = Batch::seal(back, c[4].0.txs.clone(), 0, &Limits::default()).unwrap();
+    let cert = certify(&b, &batch.header, &[0, 1, 2], honest_key(&b));
+    let err = v.verify(item(&batch, &cert, NS)).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::UnexpectedEpoch { .. }),
+        "{err:?}"
     );
 }

@@ -184,6 +184,16 @@ async fn send(
     Ok(receipt)
 }
 
+/// An L1 account or contract address.
+pub type L1Address = Address;
+/// An L1 amount (wei).
+pub type L1U256 = U256;
+
+/// The L1 account of the private key `key_hex`: the operator it registers as.
+pub fn operator_of(key_hex: &str) -> Result<Address, L1Error> {
+    Ok(super::inbox::signer(key_hex)?.address())
+}
+
 /// Deploys `OrdoStakeTable` from `key_hex`'s account (the table's owner).
 pub async fn deploy_stake_table(
     rpc: &str,

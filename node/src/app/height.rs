@@ -1,7 +1,7 @@
 //! The per-height context: what every role needs to know of the height consensus is at (the
 //! height, the round, the parent batch, the validator set and the epoch), built once when the
-//! height starts. Epochs plug in at [`App::start_height`]: today every height has the genesis
-//! set and epoch 0.
+//! height starts. Epochs plug in at [`App::start_height`]: the height's epoch and its set come
+//! from [`crate::epochs::Epochs`] (the genesis set and epoch 0 in static mode).
 
 use super::{App, AppError};
 use crate::genesis::LoadedGenesis;
@@ -10,6 +10,7 @@ use ordo_consensus::validity::Parent;
 use ordo_consensus::{ConsValidatorSet, OrdoContext};
 use ordo_types::{BatchHeader, Epoch, Hash, Height, L1Ref};
 use std::sync::Arc;
+use tracing::info;
 
 /// The height consensus is at, and what it is judged against.
 #[derive(Clone, Debug)]
@@ -19,6 +20,8 @@ pub struct HeightCtx {
     pub parent: Parent,
     pub set: Arc<ConsValidatorSet>,
     pub epoch: Epoch,
+    /// The hash of the next epoch's set, which every header of this epoch names.
+    pub next_set_hash: Hash,
 }
 
 impl HeightCtx {
@@ -28,6 +31,7 @@ impl HeightCtx {
             height: Height(0),
             round: 0,
             parent: genesis_parent(0),
+            next_set_hash: set.set.hash(),
             set,
             epoch: Epoch(0),
         }
@@ -69,14 +73,31 @@ pub fn parent_from(h: &BatchHeader) -> Parent {
 
 impl App {
     /// Enters `height`: builds its context and forgets buffered proposals below it.
-    pub(super) fn start_height(&mut self, height: u64) -> Result<(), AppError> {
+    /// Waits for the epoch's set, and the next epoch's, if the deriver has not derived them
+    /// yet (the next one is derived from the height before the epoch's first).
+    pub(super) async fn start_height(&mut self, height: u64) -> Result<(), AppError> {
         let parent = self.parent_of(height)?;
+        let epochs = &self.shared.epochs;
+        let epoch = epochs.epoch_of(height);
+        let set = match epochs.set_of(epoch) {
+            Some(set) => set,
+            None => epochs.wait_set(epoch).await,
+        };
+        let next = Epoch(epoch.0.saturating_add(1));
+        let next_set_hash = match epochs.set_of(next) {
+            Some(s) => s.set.hash(),
+            None => epochs.wait_set(next).await.set.hash(),
+        };
+        if set.set.hash() != self.h.set.set.hash() {
+            info!(height, epoch = epoch.0, validators = set.set.len(), hash = %set.set.hash(), "epoch.set_changed");
+        }
         self.h = HeightCtx {
             height: Height(height),
             round: 0,
             parent,
-            set: self.genesis_set.clone(),
-            epoch: Epoch(0),
+            set,
+            epoch,
+            next_set_hash,
         };
         self.pending.retain(|h, _| *h >= height);
         Ok(())

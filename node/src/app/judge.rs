@@ -49,6 +49,7 @@ impl App {
             chain_id: g.chain_id,
             epoch: self.h.epoch,
             validator_set_hash: self.h.set.set.hash(),
+            next_validator_set_hash: self.h.next_set_hash,
             proposer,
             limits: &g.limits,
             now_ms: super::now_ms(),

@@ -39,7 +39,7 @@ use malachitebft_app_channel::{AppMsg, NetworkMsg};
 use ordo_consensus::mc::Round;
 use ordo_consensus::parts::{Assembled, Assembler};
 use ordo_consensus::signing::{OrdoSigner, OrdoVerifier};
-use ordo_consensus::{BatchValue, ConsHeight, ConsValidatorSet, OrdoContext, ValidatorAddress};
+use ordo_consensus::{BatchValue, ConsHeight, OrdoContext, ValidatorAddress};
 use ordo_types::{BatchHeader, BlsSecretKey};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -104,8 +104,6 @@ pub struct App {
     doubles: Doubles,
     l1: Option<L1Ctx>,
     feed: Feed,
-    /// The genesis set: every height's set until epochs change it.
-    genesis_set: Arc<ConsValidatorSet>,
     /// The height consensus is at.
     h: HeightCtx,
     assembler: Assembler<PeerId>,
@@ -135,8 +133,7 @@ impl App {
             verifier: OrdoVerifier {
                 chain: p.ctx.chain_id,
             },
-            h: HeightCtx::before_start(genesis_set.clone()),
-            genesis_set,
+            h: HeightCtx::before_start(genesis_set),
             ctx: p.ctx,
             shared: p.shared,
             signer: p.signer,
@@ -174,7 +171,7 @@ impl App {
         match msg {
             AppMsg::ConsensusReady { reply } => {
                 let start = self.store().latest_height()?.map_or(1, |h| h.0 + 1);
-                self.start_height(start)?;
+                self.start_height(start).await?;
                 self.shared
                     .ready
                     .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -254,7 +251,7 @@ impl App {
                 certificate, reply, ..
             } => {
                 let next = certificate.height.0 + 1;
-                self.start_height(next)?;
+                self.start_height(next).await?;
                 let params = self.h.params(&self.shared.genesis);
                 let _ = reply.send(Next::Start(ConsHeight(next), params));
             }

@@ -43,6 +43,7 @@ impl App {
             tx_count: 0,
             body_bytes: 0,
             proposer: self.me.0,
+            next_validator_set_hash: self.h.next_set_hash,
         };
         let mut batch = Batch::seal(header, txs, self.h.parent.forced_next, &limits)
             .map_err(|error| AppError::Build { height, error })?;

@@ -154,9 +154,31 @@ pub struct Shared {
     pub rollups: Vec<crate::rollups::RollupView>,
     /// DA posting and confirmation (`[da]`).
     pub da: Option<crate::da::DaView>,
+    /// Every epoch's validator set (the genesis set alone in static mode).
+    pub epochs: Arc<crate::epochs::Epochs>,
 }
 
 impl Shared {
+    /// The set of `epoch`, or of the epoch of the next height; an error naming what is known
+    /// when that epoch's set is not derived yet.
+    pub fn epoch_set(
+        &self,
+        epoch: Option<u64>,
+    ) -> Result<(ordo_types::Epoch, Arc<ordo_consensus::ConsValidatorSet>), String> {
+        let next = self.heights.borrow().saturating_add(1);
+        let epoch = epoch.map_or_else(|| self.epochs.epoch_of(next), ordo_types::Epoch);
+        self.epochs
+            .set_of(epoch)
+            .map(|s| (epoch, s))
+            .ok_or_else(|| {
+                format!(
+                    "epoch {} has no set yet: sets are known up to epoch {}",
+                    epoch.0,
+                    self.epochs.known()
+                )
+            })
+    }
+
     /// The node's progress with the pool's current size.
     pub fn status_now(&self) -> Status {
         let pool_size = lock(&self.pool).len();

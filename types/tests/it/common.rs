@@ -60,6 +60,7 @@ pub fn header(height: u64) -> BatchHeader {
         tx_count: 0,
         body_bytes: 0,
         proposer: address(1),
+        next_validator_set_hash: Hash([0x22; 32]),
     }
 }
 

@@ -26,7 +26,7 @@ def unhex(s):
 
 def header_layout(h):
     return b"".join([
-        struct.pack(">B", 1),
+        struct.pack(">B", 2),
         struct.pack(">Q", h["chain_id"]),
         struct.pack(">Q", h["height"]),
         unhex(h["parent_hash"]),
@@ -41,6 +41,7 @@ def header_layout(h):
         struct.pack(">I", h["tx_count"]),
         struct.pack(">Q", h["body_bytes"]),
         unhex(h["proposer"]),
+        unhex(h["next_validator_set_hash"]),
     ])
 
 
@@ -67,7 +68,7 @@ def tx_namespace(enc):
 def check_headers(failures):
     for case in json.load(open(os.path.join(HERE, "header.json"))):
         layout = header_layout(case["header"])
-        if len(layout) != 217 or layout.hex() != case["layout"]:
+        if len(layout) != 249 or layout.hex() != case["layout"]:
             failures.append("header layout differs for height %s" % case["header"]["height"])
         if "0x" + sha256(b"ordo.header.v1", layout).hex() != case["hash"]:
             failures.append("header hash differs for height %s" % case["header"]["height"])
@@ -127,7 +128,7 @@ def check_frame(failures):
         cert = unhex(e["certificate"])
         data += header + body + struct.pack(">I", len(cert)) + cert
     frame = b"ORDA" + struct.pack(
-        ">BQQQHHI", 1, case["chain_id"], heights[0], heights[-1], 0, 1, len(data)
+        ">BQQQHHI", 2, case["chain_id"], heights[0], heights[-1], 0, 1, len(data)
     ) + data
     frame += sha256(b"ordo.frame.v1", frame)
     if frame.hex() != case["frame"]:

@@ -1,0 +1,253 @@
+//! Following the stake table (docs/VALIDATORS.md, ADR 20): the validator set of every epoch.
+//!
+//! In static mode (no genesis `stake`) every height is in epoch 0 and has the genesis set.
+//! Otherwise epochs 0 and 1 have the genesis set, and the [`deriver`] derives the set of epoch
+//! e ≥ 2 (`ordo_consensus::epoch::derive`) as soon as height (e−1)·E, the cut-off, is decided:
+//! it reads the table's events up to that header's `l1_ref` and stores the set, durably, before
+//! anyone needs it (epoch e starts E heights later). A node restarted or syncing finds the sets
+//! it derived in the store; one it has not derived yet makes [`Epochs::wait_set`] wait for the
+//! deriver, which needs the L1: an L1 unreachable for longer than an epoch stalls the chain at
+//! the boundary (the set cannot be known without it).
+
+use crate::store::Store;
+use ordo_consensus::ConsValidatorSet;
+use ordo_consensus::epoch::{self, EpochParams};
+use ordo_da_adapter::l1::stake;
+use ordo_types::{Epoch, Height};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// Every epoch's validator set: the genesis set, and the sets derived so far.
+#[derive(Debug)]
+pub struct Epochs {
+    params: Option<EpochParams>,
+    genesis: Arc<ConsValidatorSet>,
+    derived: RwLock<BTreeMap<u64, Arc<ConsValidatorSet>>>,
+    /// The highest epoch whose set is known.
+    known: watch::Sender<u64>,
+}
+
+impl Epochs {
+    /// Static mode: the genesis set, forever.
+    pub fn fixed(genesis: ConsValidatorSet) -> Epochs {
+        Epochs {
+            params: None,
+            genesis: Arc::new(genesis),
+            derived: RwLock::new(BTreeMap::new()),
+            known: watch::Sender::new(u64::MAX),
+        }
+    }
+
+    /// Following a stake table, with the sets already derived and stored.
+    pub fn following(
+        params: EpochParams,
+        genesis: ConsValidatorSet,
+        store: &Store,
+    ) -> Result<Epochs, String> {
+        let mut derived = BTreeMap::new();
+        for (e, set) in store.epoch_sets().map_err(|e| e.to_string())? {
+            let set = ConsValidatorSet::new(set).map_err(|err| format!("epoch {e}: {err}"))?;
+            derived.insert(e, Arc::new(set));
+        }
+        // Sets are derived in order; the highest known is the end of the run from epoch 2.
+        let mut known = 1;
+        while derived.contains_key(&(known + 1)) {
+            known += 1;
+        }
+        Ok(Epochs {
+            params: Some(params),
+            genesis: Arc::new(genesis),
+            derived: RwLock::new(derived),
+            known: watch::Sender::new(known),
+        })
+    }
+
+    /// The epoch parameters, or `None` in static mode.
+    pub fn params(&self) -> Option<EpochParams> {
+        self.params
+    }
+
+    /// The epoch of `height`.
+    pub fn epoch_of(&self, height: u64) -> Epoch {
+        Epoch(self.params.map_or(0, |p| p.epoch_of(height)))
+    }
+
+    /// The highest epoch whose set is known (`u64::MAX` in static mode).
+    pub fn known(&self) -> u64 {
+        *self.known.borrow()
+    }
+
+    /// The set of `epoch`, if known.
+    pub fn set_of(&self, epoch: Epoch) -> Option<Arc<ConsValidatorSet>> {
+        if self.params.is_none() || epoch.0 < 2 {
+            return Some(self.genesis.clone());
+        }
+        self.derived
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&epoch.0)
+            .cloned()
+    }
+
+    /// The set of `epoch`, waiting for the deriver if it is not known yet.
+    pub async fn wait_set(&self, epoch: Epoch) -> Arc<ConsValidatorSet> {
+        let mut rx = self.known.subscribe();
+        loop {
+            if let Some(set) = self.set_of(epoch) {
+                return set;
+            }
+            info!(
+                epoch = epoch.0,
+                known = self.known(),
+                "epoch.waiting_for_set"
+            );
+            if rx.changed().await.is_err() {
+                // The sender lives as long as `self`: unreachable, but never spin.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+
+    /// Records the derived set of `epoch` (the next one after [`Epochs::known`]), stored first.
+    fn record(&self, store: &Store, epoch: u64, set: ConsValidatorSet) -> Result<(), String> {
+        store
+            .put_epoch_set(epoch, &set.set)
+            .map_err(|e| e.to_string())?;
+        self.derived
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(epoch, Arc::new(set));
+        self.known.send_replace(epoch);
+        Ok(())
+    }
+}
+
+/// Where the deriver reads the table.
+#[derive(Debug, Clone)]
+pub struct TableSource {
+    /// L1 JSON-RPC endpoints, tried in order.
+    pub rpc: Vec<String>,
+    pub table: stake::L1Address,
+    pub table_block: u64,
+    /// Most blocks per `eth_getLogs`.
+    pub max_range: u64,
+    /// Pause after a failed read.
+    pub retry: Duration,
+}
+
+/// The table's events read so far.
+#[derive(Debug, Default)]
+struct Read {
+    /// The last block read; `None` before the first read.
+    to: Option<u64>,
+    events: Vec<epoch::Event>,
+}
+
+/// Derives every epoch's set as its cut-off height is decided, forever. `heights` follows the
+/// highest decided height.
+pub async fn deriver(
+    epochs: Arc<Epochs>,
+    store: Arc<Store>,
+    source: TableSource,
+    mut heights: watch::Receiver<u64>,
+) {
+    let Some(params) = epochs.params() else {
+        return;
+    };
+    let mut read = Read::default();
+    loop {
+        let next = epochs.known().saturating_add(1);
+        let Some(cutoff) = params.cutoff_height(next) else {
+            return;
+        };
+        // Wait for the cut-off height to be decided.
+        while *heights.borrow_and_update() < cutoff {
+            if heights.changed().await.is_err() {
+                return;
+            }
+        }
+        let l1_to = loop {
+            match store.decided(Height(cutoff)) {
+                Ok(Some(d)) => break d.batch.header.l1_ref.number,
+                Ok(None) => warn!(cutoff, "epoch.cutoff_missing"),
+                Err(e) => warn!(cutoff, error = %e, "epoch.cutoff_unreadable"),
+            }
+            tokio::time::sleep(source.retry).await;
+        };
+        while read.to.is_none_or(|t| t < l1_to) {
+            if let Err(e) = read_more(&source, &mut read, l1_to).await {
+                warn!(epoch = next, l1_to, error = %e, "epoch.read_failed");
+                tokio::time::sleep(source.retry).await;
+            }
+        }
+        let d = epoch::derive(&read.events, l1_to, params.max_validators);
+        for (operator, why) in &d.ignored {
+            warn!(epoch = next, operator = %hex::encode(operator), reason = %why, "epoch.registration_ignored");
+        }
+        let set = match d.set.map(ConsValidatorSet::new) {
+            Some(Ok(set)) => set,
+            Some(Err(e)) => {
+                // `derive` checks every key, so this is a bug; the previous set is the safe
+                // outcome every node reaches alike.
+                warn!(epoch = next, error = %e, "epoch.derived_set_refused");
+                previous(&epochs, next)
+            }
+            None => {
+                info!(epoch = next, "epoch.no_registration_keeps_the_set");
+                previous(&epochs, next)
+            }
+        };
+        info!(
+            epoch = next,
+            cutoff,
+            l1_to,
+            validators = set.set.len(),
+            hash = %set.set.hash(),
+            "epoch.derived"
+        );
+        if let Err(e) = epochs.record(&store, next, set) {
+            warn!(epoch = next, error = %e, "epoch.store_failed");
+            tokio::time::sleep(source.retry).await;
+        }
+    }
+}
+
+fn previous(epochs: &Epochs, epoch: u64) -> ConsValidatorSet {
+    epochs
+        .set_of(Epoch(epoch.saturating_sub(1)))
+        .map_or_else(|| (*epochs.genesis).clone(), |s| (*s).clone())
+}
+
+/// Reads the table's events past `read.to` up to `l1_to`, one range of at most `max_range`
+/// blocks, from the first endpoint that answers and has the blocks.
+async fn read_more(source: &TableSource, read: &mut Read, l1_to: u64) -> Result<(), String> {
+    let from = read.to.map_or(source.table_block, |t| t + 1);
+    let to = l1_to.min(from.saturating_add(source.max_range.max(1) - 1));
+    let mut errors = Vec::new();
+    for rpc in &source.rpc {
+        // An endpoint behind `to` would answer the range with the logs it has: refuse it.
+        match ordo_da_adapter::l1::dev::block_number(rpc).await {
+            Ok(head) if head >= to => {}
+            Ok(head) => {
+                errors.push(format!("{rpc}: at block {head}, behind {to}"));
+                continue;
+            }
+            Err(e) => {
+                errors.push(format!("{rpc}: {e}"));
+                continue;
+            }
+        }
+        match stake::events(rpc, source.table, from, to).await {
+            Ok(events) => {
+                read.events.extend(crate::validator::epoch_events(&events));
+                read.to = Some(to);
+                return Ok(());
+            }
+            Err(e) => errors.push(format!("{rpc}: {e}")),
+        }
+    }
+    Err(errors.join("; "))
+}
