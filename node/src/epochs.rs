@@ -26,6 +26,9 @@ pub struct Epochs {
     params: Option<EpochParams>,
     genesis: Arc<ConsValidatorSet>,
     derived: RwLock<BTreeMap<u64, Arc<ConsValidatorSet>>>,
+    /// Each derived set's members' registered network addresses (comma-separated
+    /// multiaddresses: consensus first, then gossip).
+    members: RwLock<BTreeMap<u64, Arc<Vec<String>>>>,
     /// The highest epoch whose set is known.
     known: watch::Sender<u64>,
 }
@@ -37,6 +40,7 @@ impl Epochs {
             params: None,
             genesis: Arc::new(genesis),
             derived: RwLock::new(BTreeMap::new()),
+            members: RwLock::new(BTreeMap::new()),
             known: watch::Sender::new(u64::MAX),
         }
     }
@@ -48,9 +52,12 @@ impl Epochs {
         store: &Store,
     ) -> Result<Epochs, String> {
         let mut derived = BTreeMap::new();
+        let mut members = BTreeMap::new();
         for (e, set) in store.epoch_sets().map_err(|e| e.to_string())? {
             let set = ConsValidatorSet::new(set).map_err(|err| format!("epoch {e}: {err}"))?;
             derived.insert(e, Arc::new(set));
+            let m = store.epoch_members(e).map_err(|err| err.to_string())?;
+            members.insert(e, Arc::new(m));
         }
         // Sets are derived in order; the highest known is the end of the run from epoch 2.
         let mut known = 1;
@@ -61,6 +68,7 @@ impl Epochs {
             params: Some(params),
             genesis: Arc::new(genesis),
             derived: RwLock::new(derived),
+            members: RwLock::new(members),
             known: watch::Sender::new(known),
         })
     }
@@ -92,6 +100,21 @@ impl Epochs {
             .cloned()
     }
 
+    /// The registered network addresses of `epoch`'s members (none for the genesis set).
+    pub fn members_of(&self, epoch: u64) -> Arc<Vec<String>> {
+        self.members
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&epoch)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Follows [`Epochs::known`].
+    pub fn watch_known(&self) -> watch::Receiver<u64> {
+        self.known.subscribe()
+    }
+
     /// The set of `epoch`, waiting for the deriver if it is not known yet.
     pub async fn wait_set(&self, epoch: Epoch) -> Arc<ConsValidatorSet> {
         let mut rx = self.known.subscribe();
@@ -112,14 +135,24 @@ impl Epochs {
     }
 
     /// Records the derived set of `epoch` (the next one after [`Epochs::known`]), stored first.
-    fn record(&self, store: &Store, epoch: u64, set: ConsValidatorSet) -> Result<(), String> {
+    fn record(
+        &self,
+        store: &Store,
+        epoch: u64,
+        set: ConsValidatorSet,
+        members: Vec<String>,
+    ) -> Result<(), String> {
         store
-            .put_epoch_set(epoch, &set.set)
+            .put_epoch_set(epoch, &set.set, &members)
             .map_err(|e| e.to_string())?;
         self.derived
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(epoch, Arc::new(set));
+        self.members
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(epoch, Arc::new(members));
         self.known.send_replace(epoch);
         Ok(())
     }
@@ -184,6 +217,7 @@ pub async fn deriver(
             }
         }
         let d = epoch::derive(&read.events, l1_to, params.max_validators);
+        let mut members: Vec<String> = d.members.iter().map(|m| m.p2p_addresses.clone()).collect();
         for (operator, why) in &d.ignored {
             warn!(epoch = next, operator = %hex::encode(operator), reason = %why, "epoch.registration_ignored");
         }
@@ -193,10 +227,12 @@ pub async fn deriver(
                 // `derive` checks every key, so this is a bug; the previous set is the safe
                 // outcome every node reaches alike.
                 warn!(epoch = next, error = %e, "epoch.derived_set_refused");
+                members = epochs.members_of(next - 1).to_vec();
                 previous(&epochs, next)
             }
             None => {
                 info!(epoch = next, "epoch.no_registration_keeps_the_set");
+                members = epochs.members_of(next - 1).to_vec();
                 previous(&epochs, next)
             }
         };
@@ -208,7 +244,7 @@ pub async fn deriver(
             hash = %set.set.hash(),
             "epoch.derived"
         );
-        if let Err(e) = epochs.record(&store, next, set) {
+        if let Err(e) = epochs.record(&store, next, set, members) {
             warn!(epoch = next, error = %e, "epoch.store_failed");
             tokio::time::sleep(source.retry).await;
         }
@@ -250,4 +286,98 @@ async fn read_more(source: &TableSource, read: &mut Read, l1_to: u64) -> Result<
         }
     }
     Err(errors.join("; "))
+}
+
+/// The `/p2p/<peer id>` of a multiaddress, as text.
+fn peer_of(addr: &str) -> Option<&str> {
+    addr.rsplit_once("/p2p/").map(|(_, id)| id)
+}
+
+/// Where the admission task admits peers.
+#[derive(Debug)]
+pub struct Admission {
+    /// The consensus network (with `persistent_peers_only`, only persistent peers connect).
+    pub network:
+        malachitebft_app_channel::app::engine::network::NetworkRef<ordo_consensus::OrdoContext>,
+    pub gossip: Option<ordo_p2p::gossip::GossipHandle>,
+    /// This node's peer id, and the peer ids of the configured peers (admitted for good).
+    pub me: String,
+    pub configured: std::collections::HashSet<String>,
+}
+
+/// Keeps the peers admitted beyond the configured ones to the registered members of the
+/// current and the next epoch, on the consensus network and on gossip, as heights are decided
+/// and sets derived: a new validator is admitted one epoch before it signs (time to sync), and
+/// a departed one is dropped when its last epoch ends.
+pub async fn admission(epochs: Arc<Epochs>, mut heights: watch::Receiver<u64>, a: Admission) {
+    let mut known = epochs.watch_known();
+    let mut consensus: BTreeMap<String, String> = BTreeMap::new();
+    let mut gossip: Vec<String> = Vec::new();
+    loop {
+        let epoch = epochs
+            .epoch_of(heights.borrow_and_update().saturating_add(1))
+            .0;
+        let mut want_c = BTreeMap::new();
+        let mut want_g = Vec::new();
+        for e in [epoch, epoch.saturating_add(1)] {
+            for m in epochs.members_of(e).iter() {
+                let mut addrs = m.split(',').map(str::trim);
+                let (Some(c), g) = (addrs.next(), addrs.next()) else {
+                    continue;
+                };
+                let Some(id) = peer_of(c) else { continue };
+                if id == a.me || a.configured.contains(id) {
+                    continue;
+                }
+                want_c.insert(id.to_string(), c.to_string());
+                if let Some(g) = g
+                    && !want_g.iter().any(|x: &String| x == g)
+                {
+                    want_g.push(g.to_string());
+                }
+            }
+        }
+        for (id, addr) in &consensus {
+            if !want_c.contains_key(id) {
+                update(&a.network, addr, false, epoch).await;
+            }
+        }
+        for (id, addr) in &want_c {
+            if !consensus.contains_key(id) {
+                update(&a.network, addr, true, epoch).await;
+            }
+        }
+        consensus = want_c;
+        if want_g != gossip {
+            let parsed = want_g
+                .iter()
+                .filter_map(|g| ordo_p2p::parse_peer(g).ok())
+                .collect();
+            if let Some(handle) = &a.gossip {
+                handle.admit(parsed).await;
+            }
+            gossip = want_g;
+        }
+        tokio::select! {
+            r = heights.changed() => if r.is_err() { return },
+            r = known.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+async fn update(
+    net: &malachitebft_app_channel::app::engine::network::NetworkRef<ordo_consensus::OrdoContext>,
+    addr: &str,
+    add: bool,
+    epoch: u64,
+) {
+    let result = match ordo_p2p::parse_peer(addr) {
+        Ok(m) => ordo_p2p::seam::set_persistent_peer(net, m, add).await,
+        Err(e) => Err(e.to_string()),
+    };
+    match result {
+        Ok(()) if add => info!(epoch, %addr, "epoch.peer_admitted"),
+        Ok(()) => info!(epoch, %addr, "epoch.peer_dropped"),
+        Err(e) => warn!(epoch, %addr, add, error = %e, "epoch.peer_update_failed"),
+    }
 }

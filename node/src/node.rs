@@ -156,7 +156,7 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     };
     let signer = OrdoSigner::new(g.chain_id, keys.consensus.clone(), guard.clone());
     let me = ValidatorAddress(address);
-    let (channels, engine, net_faults) =
+    let (channels, engine, net_faults, network) =
         engine_of(&config, &home, &keys, &signer, ctx, guard.log(), &g.limits).await?;
     let gossip = config
         .gossip
@@ -193,7 +193,10 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     shared.inline_subscribers(&mut feed);
     let mut tasks = spawn_subscribers(&shared, &home, &config, l1.as_ref(), latest_height)?;
     tasks.extend(l1_task);
-    tasks.extend(table.map(|t| spawn_deriver(t, epochs, &shared)));
+    if let Some(t) = table {
+        let admission = admission_of(&config, &keys, network, &shared);
+        tasks.extend(spawn_deriver(t, epochs, &shared, admission));
+    }
     if let (Some(prepared), Some(view)) = (da, da_view) {
         tasks.extend(crate::da::start(prepared, &shared, view).into_tasks());
     }
@@ -232,19 +235,43 @@ pub async fn start(home: Home) -> Result<NodeHandle, StartError> {
     })
 }
 
-/// The deriver of epoch sets, following the decided heights.
+/// The deriver of epoch sets and the admission of their members' peers, following the
+/// decided heights.
 fn spawn_deriver(
     table: crate::epochs::TableSource,
     epochs: Arc<crate::epochs::Epochs>,
     shared: &Shared,
-) -> JoinHandle<()> {
+    admission: crate::epochs::Admission,
+) -> [JoinHandle<()>; 2] {
     let heights = shared.heights.subscribe();
-    tokio::spawn(crate::epochs::deriver(
-        epochs,
-        shared.store.clone(),
-        table,
-        heights,
-    ))
+    let admit = crate::epochs::admission(epochs.clone(), heights.clone(), admission);
+    let store = shared.store.clone();
+    [
+        tokio::spawn(crate::epochs::deriver(epochs, store, table, heights)),
+        tokio::spawn(admit),
+    ]
+}
+
+/// What the admission of epoch members needs: the networks, and the peers configured for good.
+fn admission_of(
+    config: &Config,
+    keys: &Keys,
+    network: malachitebft_app_channel::app::engine::network::NetworkRef<OrdoContext>,
+    shared: &Shared,
+) -> crate::epochs::Admission {
+    let configured = config
+        .p2p
+        .persistent_peers
+        .iter()
+        .chain(config.gossip.iter().flat_map(|g| g.peers.iter()))
+        .filter_map(|p| p.rsplit_once("/p2p/").map(|(_, id)| id.to_string()))
+        .collect();
+    crate::epochs::Admission {
+        network,
+        gossip: shared.gossip.clone(),
+        me: keys.peer_id(),
+        configured,
+    }
 }
 
 /// Every epoch's set: the genesis set alone, or the stake table's with where to read it.
@@ -300,6 +327,7 @@ type Engine = (
     malachitebft_app_channel::Channels<OrdoContext>,
     EngineHandle,
     Option<ordo_p2p::faults::FaultKnob>,
+    malachitebft_app_channel::app::engine::network::NetworkRef<OrdoContext>,
 );
 
 /// The consensus engine of this node, with its WAL checked first.
@@ -385,6 +413,7 @@ async fn start_engine(
 ) -> Result<Engine, StartError> {
     let (ctx, me) = (double.ctx, double.address);
     let network = crate::seam::spawn(&engine_config, identity, codec, testing, double).await?;
+    let actor = network.actor.clone();
     let (channels, engine) = EngineBuilder::new(ctx, engine_config)
         .with_default_wal(WalContext::new(home.wal(), codec))
         .with_custom_network(network.actor, network.tx)
@@ -400,7 +429,7 @@ async fn start_engine(
         .build()
         .await
         .map_err(|e| StartError::actor("the engine", e))?;
-    Ok((channels, engine, network.faults))
+    Ok((channels, engine, network.faults, actor))
 }
 
 /// The L1 side of a chain with an inbox: the validator's L1 context and the source's task.

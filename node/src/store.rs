@@ -31,6 +31,8 @@ const CF_UNDECIDED: &str = "undecided";
 const CF_DA: &str = "da";
 /// Derived validator sets (`ordo.v1.ValidatorSet`) by epoch (`crate::epochs`).
 const CF_EPOCHS: &str = "epochs";
+/// The registered network addresses of each derived set's members (JSON), by epoch.
+const CF_EPOCH_MEMBERS: &str = "epoch_members";
 
 /// A storage failure. Corrupt data is an error, never a panic.
 #[derive(Debug, Error)]
@@ -117,10 +119,17 @@ impl Store {
         txs.set_memtable_factory(rocksdb::MemtableFactory::HashLinkList {
             bucket_count: 1 << 20,
         });
-        let cfs = [CF_BATCHES, CF_COMMITS, CF_UNDECIDED, CF_DA, CF_EPOCHS]
-            .into_iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()))
-            .chain([ColumnFamilyDescriptor::new(CF_TXS, txs)]);
+        let cfs = [
+            CF_BATCHES,
+            CF_COMMITS,
+            CF_UNDECIDED,
+            CF_DA,
+            CF_EPOCHS,
+            CF_EPOCH_MEMBERS,
+        ]
+        .into_iter()
+        .map(|n| ColumnFamilyDescriptor::new(n, Options::default()))
+        .chain([ColumnFamilyDescriptor::new(CF_TXS, txs)]);
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Store { db, limits })
     }
@@ -314,19 +323,35 @@ impl Store {
         Ok(it.value().map(<[u8]>::to_vec))
     }
 
-    /// Stores the validator set derived for `epoch`, durably: a node never derives an epoch
-    /// twice, and serves it without the L1.
+    /// Stores the validator set derived for `epoch` and its members' registered network
+    /// addresses, in one durable write: a node never derives an epoch twice, and serves it
+    /// without the L1.
     pub fn put_epoch_set(
         &self,
         epoch: u64,
         set: &ordo_types::ValidatorSet,
+        members: &[String],
     ) -> Result<(), StoreError> {
         let bytes = ordo_types::wire::pb::ValidatorSet::from(set).encode_to_vec();
+        let members =
+            serde_json::to_vec(members).map_err(|e| corrupt("epoch members", epoch, e))?;
+        let mut wb = WriteBatch::default();
+        wb.put_cf(self.cf(CF_EPOCHS), epoch.to_be_bytes(), bytes);
+        wb.put_cf(self.cf(CF_EPOCH_MEMBERS), epoch.to_be_bytes(), members);
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        Ok(self
+        Ok(self.db.write_opt(wb, &opts)?)
+    }
+
+    /// The registered network addresses of `epoch`'s members (empty if none were stored).
+    pub fn epoch_members(&self, epoch: u64) -> Result<Vec<String>, StoreError> {
+        match self
             .db
-            .put_cf_opt(self.cf(CF_EPOCHS), epoch.to_be_bytes(), bytes, &opts)?)
+            .get_cf(self.cf(CF_EPOCH_MEMBERS), epoch.to_be_bytes())?
+        {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| corrupt("epoch members", epoch, e)),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Every stored epoch set, by epoch.

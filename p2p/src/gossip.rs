@@ -100,6 +100,7 @@ pub struct GossipStats {
 #[derive(Clone, Debug)]
 pub struct GossipHandle {
     out: mpsc::Sender<bytes::Bytes>,
+    admit: mpsc::Sender<Vec<Multiaddr>>,
     pub stats: Arc<GossipStats>,
 }
 
@@ -112,6 +113,13 @@ impl GossipHandle {
             self.stats.outbound_dropped.fetch_add(1, Ordering::Relaxed);
         }
         ok
+    }
+
+    /// Sets the peers admitted beyond the configured ones (each `/p2p/<id>` address): they are
+    /// allowed and dialed; peers admitted before and absent now are refused and disconnected.
+    /// The configured peers stay admitted.
+    pub async fn admit(&self, peers: Vec<Multiaddr>) -> bool {
+        self.admit.send(peers).await.is_ok()
     }
 }
 
@@ -279,6 +287,7 @@ pub fn spawn(
     let task = Task {
         topic,
         peers,
+        admitted: Vec::new(),
         bundle: Vec::new(),
         bundle_txs: 0,
         config,
@@ -286,9 +295,14 @@ pub fn spawn(
         validate,
         inbound: in_tx,
     };
-    let task = tokio::spawn(task.run(swarm, out_rx));
+    let (admit_tx, admit_rx) = mpsc::channel(4);
+    let task = tokio::spawn(task.run(swarm, out_rx, admit_rx));
     Ok(Gossip {
-        handle: GossipHandle { out: out_tx, stats },
+        handle: GossipHandle {
+            out: out_tx,
+            admit: admit_tx,
+            stats,
+        },
         inbound: in_rx,
         task,
     })
@@ -296,7 +310,10 @@ pub fn spawn(
 
 struct Task {
     topic: IdentTopic,
+    /// The configured peers, allowed and redialed for good.
     peers: Vec<(PeerId, Multiaddr)>,
+    /// Peers admitted at run time ([`GossipHandle::admit`]), allowed and redialed too.
+    admitted: Vec<(PeerId, Multiaddr)>,
     bundle: Vec<u8>,
     bundle_txs: u64,
     config: GossipConfig,
@@ -310,6 +327,7 @@ impl Task {
         mut self,
         mut swarm: libp2p::Swarm<Behaviour>,
         mut out: mpsc::Receiver<bytes::Bytes>,
+        mut admit: mpsc::Receiver<Vec<Multiaddr>>,
     ) {
         self.redial(&mut swarm);
         let mut flush = tokio::time::interval(self.config.flush_interval);
@@ -328,6 +346,7 @@ impl Task {
                 },
                 _ = flush.tick() => self.flush(&mut swarm),
                 _ = redial.tick() => self.redial(&mut swarm),
+                Some(peers) = admit.recv() => self.admit(&mut swarm, peers),
                 ev = swarm.select_next_some() => self.event(&mut swarm, ev),
             }
         }
@@ -369,8 +388,33 @@ impl Task {
         }
     }
 
+    fn admit(&mut self, swarm: &mut libp2p::Swarm<Behaviour>, peers: Vec<Multiaddr>) {
+        let configured: std::collections::HashSet<PeerId> =
+            self.peers.iter().map(|(id, _)| *id).collect();
+        let new: Vec<(PeerId, Multiaddr)> = peers
+            .into_iter()
+            .filter_map(|a| Some((peer_of(&a)?, a)))
+            .filter(|(id, _)| !configured.contains(id))
+            .collect();
+        for (id, addr) in &self.admitted {
+            if !new.iter().any(|(n, _)| n == id) {
+                swarm.behaviour_mut().allow.disallow_peer(*id);
+                let _ = swarm.disconnect_peer_id(*id);
+                info!(peer = %id, %addr, "gossip.peer_dropped");
+            }
+        }
+        for (id, addr) in &new {
+            if !self.admitted.iter().any(|(a, _)| a == id) {
+                swarm.behaviour_mut().allow.allow_peer(*id);
+                let _ = swarm.dial(addr.clone());
+                info!(peer = %id, %addr, "gossip.peer_admitted");
+            }
+        }
+        self.admitted = new;
+    }
+
     fn redial(&mut self, swarm: &mut libp2p::Swarm<Behaviour>) {
-        for (id, addr) in &self.peers {
+        for (id, addr) in self.peers.iter().chain(&self.admitted) {
             if !swarm.is_connected(id) {
                 let _ = swarm.dial(addr.clone());
             }

@@ -339,6 +339,29 @@ impl<Ctx: Context> Watch<Ctx> {
     }
 }
 
+/// Adds (`add`) or removes the persistent peer at `addr` of the consensus network behind
+/// `net`, at run time: an added peer is dialed and, with `persistent_peers_only`, admitted; a
+/// removed one is disconnected and refused from then on.
+pub async fn set_persistent_peer<Ctx: Context>(
+    net: &NetworkRef<Ctx>,
+    addr: Multiaddr,
+    add: bool,
+) -> Result<(), String> {
+    let op = if add {
+        PersistentPeersOp::Add(addr)
+    } else {
+        PersistentPeersOp::Remove(addr)
+    };
+    let (tx, rx) = ractor::concurrency::oneshot();
+    net.cast(Msg::UpdatePersistentPeers(op, tx.into()))
+        .map_err(|e| format!("the network stopped: {e}"))?;
+    match rx.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the network stopped".into()),
+    }
+}
+
 /// Drops the persistent peer at `addr` (which disconnects it) and adds it back (which dials).
 async fn redial<Ctx: Context>(real: NetworkRef<Ctx>, addr: Multiaddr) {
     for (i, op) in [

@@ -1,7 +1,8 @@
 //! The validator set following the L1 stake table, end to end on anvil (Prague): four genesis
-//! validators register; a fifth node, outside the genesis set, follows the chain, is refused
-//! while not allow-listed, registers once allow-listed, and joins exactly at the epoch the
-//! derivation names, signing certificates from then on; a validator that requests its exit
+//! validators register; a fifth node, outside the genesis set and outside their configured
+//! peers, cannot connect, is refused by the table while not allow-listed, registers once
+//! allow-listed, is admitted to both networks once derived, syncs from genesis, and joins
+//! exactly at the epoch the derivation names, signing certificates from then on; a validator that requests its exit
 //! leaves exactly at its boundary; load runs throughout and no height is skipped. Every
 //! header names its epoch and its set, and every certificate verifies against that set, which
 //! the test derives itself from the events it reads from the L1.
@@ -101,15 +102,26 @@ async fn a_fifth_validator_joins_and_one_leaves_exactly_at_their_epoch_boundarie
         epoch_length: E,
         max_validators: 8,
     };
-    let c = Cluster::start(5, |_, h| {
-        // Four genesis validators; node 4 is outside the genesis set.
-        let fifth = address(&Home(h.0.parent().unwrap().join(format!("node-{FIFTH}"))));
+    let c = Cluster::start(5, |i, h| {
+        // Four genesis validators; node 4 is outside the genesis set, and outside their
+        // configured peers: they admit it only once it is in an epoch's set.
+        let fifth_home = Home(h.0.parent().unwrap().join(format!("node-{FIFTH}")));
+        let fifth = address(&fifth_home);
+        let fifth_peer = Keys::read(&fifth_home).unwrap().peer_id();
         edit_genesis(h, |g| {
             g.validators.retain(|v| v.address != fifth);
             g.l1 = Some(l1.clone());
             g.stake = Some(stake_genesis.clone());
         });
         edit_config(h, |cfg| {
+            if i != FIFTH {
+                cfg.p2p
+                    .persistent_peers
+                    .retain(|p| !p.ends_with(&fifth_peer));
+                if let Some(g) = cfg.gossip.as_mut() {
+                    g.peers.retain(|p| !p.ends_with(&fifth_peer));
+                }
+            }
             cfg.l1 = Some(L1Section {
                 rpc: vec![rpc.clone()],
                 finality: "latest-1".into(),
@@ -166,6 +178,12 @@ async fn a_fifth_validator_joins_and_one_leaves_exactly_at_their_epoch_boundarie
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
 
+    // Not admitted by any validator, the fifth has not even synced.
+    assert_eq!(
+        c.height(FIFTH),
+        0,
+        "the fifth connected before it was admitted"
+    );
     // The fifth: refused while not allow-listed, then allow-listed and registered.
     let stranger = funded_account(&rpc, DEV_KEY, 100).await.unwrap();
     let r5 = ordo_node::validator::registration_of(&c.homes[FIFTH]).unwrap();
@@ -196,7 +214,8 @@ async fn a_fifth_validator_joins_and_one_leaves_exactly_at_their_epoch_boundarie
     eprintln!(
         "four from epoch {all_four}, the fifth joins at {join_epoch}, one leaves at {leave_epoch}"
     );
-    let top = p.first_height(last_epoch) + 5;
+    // Admitted one epoch before its own, the fifth syncs from genesis meanwhile.
+    let top = p.last_height(last_epoch) + 5;
     c.wait_height(top, Duration::from_secs(120)).await;
     load.abort();
 
@@ -207,7 +226,7 @@ async fn a_fifth_validator_joins_and_one_leaves_exactly_at_their_epoch_boundarie
         .set
         .as_ref()
         .clone();
-    let sets = expected_sets(&rpc, &stake_genesis, &genesis, l1_ref, last_epoch).await;
+    let sets = expected_sets(&rpc, &stake_genesis, &genesis, l1_ref, p.epoch_of(top)).await;
     let fifth = address(&c.homes[FIFTH]);
     let leaver = address(&c.homes[LEAVER]);
     let mut fifth_signed = 0;
