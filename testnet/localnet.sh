@@ -22,7 +22,11 @@
 #                                  (ordo-testnet load --rpc <all nodes> ARGS; see --help)
 #   testnet/localnet.sh logs N     follow node N's log
 #   testnet/localnet.sh kill N | restart N
+#   testnet/localnet.sh grow       (a localnet made with ORDO_STAKE=1) add a validator: a new node
+#                                  home, its operator allow-listed by the table's owner, 32 ETH
+#                                  registered; start it, and wait until it is in the set and signs
 #   testnet/localnet.sh down       stop every node and anvil (SIGTERM, then SIGKILL after 10 s)
+#   testnet/localnet.sh reset      down, then delete the localnet directory (keys, chain, L1 state)
 #   testnet/localnet.sh ordo ARGS  run the localnet's build of `ordo` (e.g. `ordo keys generate`)
 #
 # Environment: ORDO_LOCALNET (directory, default ./localnet), ORDO_BASE_PORT (default 27000),
@@ -36,6 +40,9 @@
 # ORDO_WATCH (1: `up` ends in the live view, the default when stdin and stdout are a terminal;
 #   0: it returns at once),
 # ORDO_WATCH_RATE (the live view's light load, tx/s, default 20),
+# ORDO_STAKE (1: a fresh `up` also deploys the stake table, registers the validators with
+#   32 ETH each and runs epochs of ORDO_EPOCH_LENGTH heights, default 40; 0, the default: the
+#   genesis set forever),
 # ORDO_ABCI (1: `up` also starts one tendermint-abci kvstore app per validator, from
 #   `ordo-testnet kvstore`, and each validator delivers namespace 8 to its own app).
 set -euo pipefail
@@ -53,6 +60,8 @@ L1_PORT=${ORDO_L1_PORT:-$((BASE + 500))}
 L1_RPC="http://127.0.0.1:$L1_PORT"
 # anvil's first development account (its well-known default mnemonic): a dev L1 only.
 DEV_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+# anvil's second development account: the operator of the validator `grow` adds.
+DEV_KEY_2=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
 ANVIL="$ROOT/contracts/node_modules/.bin/anvil"
 
 die() { echo "localnet: $*" >&2; exit 1; }
@@ -169,6 +178,9 @@ up() {
     fresh=1
   fi
   local count; count=$(nodes | wc -l)
+  if [ "${ORDO_STAKE:-0}" = 1 ] && [ $fresh = 0 ] && ! grep -q '"stake_table":"0x' "$DIR/l1/deployed.json" 2>/dev/null; then
+    die "ORDO_STAKE=1 needs a fresh localnet; $DIR has none (testnet/localnet.sh reset deletes it)"
+  fi
   if [ -f "$DIR/l1/deployed.json" ] || { [ "$WITH_L1" = 1 ] && [ $fresh = 1 ]; }; then
     start_anvil
     echo "localnet: L1 (anvil) at $L1_RPC"
@@ -176,12 +188,20 @@ up() {
   if [ "$WITH_L1" = 1 ] && [ $fresh = 1 ]; then
     local homes=()
     for d in $(nodes); do homes+=(--home "$d"); done
-    local da=()
+    local da=() stake=()
     [ "${ORDO_DA:-1}" = 1 ] && da=(--da-blobs --da-range-heights "${ORDO_DA_RANGE_HEIGHTS:-8}")
+    [ "${ORDO_STAKE:-0}" = 1 ] && stake=(--stake-table --epoch-length "${ORDO_EPOCH_LENGTH:-40}" \
+      --min-stake-ether 1 --unbonding-blocks 20)
     "$BIN" l1 deploy --rpc "$L1_RPC" --key "$DEV_KEY" "${homes[@]}" \
       --inclusion-delay "${ORDO_INCLUSION_DELAY:-2}" --finality latest-1 --poll-ms 250 \
-      "${da[@]}" >"$DIR/l1/deployed.json"
+      "${da[@]}" "${stake[@]}" >"$DIR/l1/deployed.json"
     echo "localnet: inbox deployed: $(cat "$DIR/l1/deployed.json")"
+    if [ "${ORDO_STAKE:-0}" = 1 ]; then
+      for d in $(nodes); do
+        "$BIN" validator register --home "$d" --rpc "$L1_RPC" --stake-ether 32 >/dev/null
+      done
+      echo "localnet: stake table deployed; the $n validators registered 32 ETH each (epochs of ${ORDO_EPOCH_LENGTH:-40} heights)"
+    fi
     [ "${ORDO_DA:-1}" = 1 ] && echo "localnet: every validator posts certified batches as blobs to the L1 (ethereum-blobs DA, ranges of ${ORDO_DA_RANGE_HEIGHTS:-8} heights by rotation)"
   fi
   if [ -n "${ORDO_CENSOR:-}" ]; then
@@ -220,6 +240,41 @@ up() {
   fi
 }
 
+grow() {
+  [ -x "$BIN" ] || die "not built; run: $0 up"
+  grep -q '"stake_table":"0x' "$DIR/l1/deployed.json" 2>/dev/null ||
+    die "this localnet has no stake table: create it with ORDO_STAKE=1 $0 up (after $0 reset)"
+  local n; n=$(nodes | wc -l)
+  local home="$DIR/node-$n"
+  "$BIN" testnet add --output "$DIR" --base-port "$BASE"
+  add_rollup "$home" 7 builtin:kv
+  (umask 077 && printf '%s' "$DEV_KEY_2" >"$home/keys/operator.key")
+  local st operator address
+  st=$("$BIN" validator status --home "$home" --rpc "$L1_RPC")
+  operator=$(echo "$st" | sed -n 's/.*"operator": "\(0x[0-9a-f]*\)".*/\1/p')
+  address=$(echo "$st" | sed -n 's/.*"address": "\(0x[0-9a-f]*\)".*/\1/p')
+  "$BIN" l1 allow-list --rpc "$L1_RPC" --key "$DEV_KEY" --genesis "$home/genesis.json" \
+    --operator "$operator" >/dev/null
+  echo "localnet: operator $operator allow-listed by the stake table's owner"
+  "$BIN" validator register --home "$home" --rpc "$L1_RPC" --stake-ether 32 >/dev/null
+  echo "localnet: node-$n (validator $address) registered 32 ETH; starting it"
+  start_node "$n"
+  local start; start=$(date +%s)
+  while :; do
+    local elapsed=$(($(date +%s) - start)) set
+    set=$(curl -sf --max-time 2 "$(rpc_of 0)/v1/validators" || true)
+    if grep -qi "\"$address\"" <<<"$set" && [ -s "$home/data/signatures.log" ]; then
+      echo "localnet: node-$n is in the set of epoch $(echo "$set" | sed -n 's/.*"epoch":\([0-9]*\).*/\1/p') and signing, after ${elapsed} s ($(grep -c . "$home/data/signatures.log") signatures); the network has $((n + 1)) validators"
+      return 0
+    fi
+    [ "$elapsed" -lt 600 ] || die "node-$n did not join within 600 s (see $home/node.log)"
+    if [ $((elapsed % 5)) = 0 ]; then
+      echo "localnet: node-$n at height $(height "$n" || echo 0), the network at $(height 0 || echo '?'); waiting for its epoch"
+    fi
+    sleep 1
+  done
+}
+
 watch() {
   [ -x "$CARGO_TARGET_DIR/$PROFILE/ordo-testnet" ] || die "not built; run: $0 up"
   echo "localnet: live view: light load of ${ORDO_WATCH_RATE:-20} tx/s, demo rollup on namespace 7."
@@ -237,6 +292,12 @@ case "${1:-}" in
     i=0; for _ in $(nodes); do stop_node "$i"; stop_kvstore "$i"; i=$((i + 1)); done
     stop_anvil
     echo "localnet: stopped" ;;
+  reset)
+    i=0; for _ in $(nodes); do stop_node "$i"; stop_kvstore "$i"; i=$((i + 1)); done
+    stop_anvil
+    rm -rf "$DIR"
+    echo "localnet: stopped and deleted $DIR" ;;
+  grow) grow ;;
   enqueue)
     [ -n "${3:-}" ] || die "usage: $0 enqueue NAMESPACE PAYLOAD_HEX"
     [ -f "$DIR/l1/deployed.json" ] || die "this localnet has no L1 (created with ORDO_L1=0)"
@@ -288,5 +349,5 @@ case "${1:-}" in
     [ -x "$BIN" ] || die "not built; run: $0 build"
     cd "$CALLER_PWD" # paths in ARGS are the caller's
     exec "$BIN" "$@" ;;
-  *) sed -n '2,38p' "$0"; exit 2 ;;
+  *) sed -n '2,47p' "$0"; exit 2 ;;
 esac

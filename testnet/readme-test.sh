@@ -38,6 +38,9 @@ EXPECTED=(
   "testnet/localnet.sh down"
   "ORDO_ABCI=1 testnet/localnet.sh up"
   "testnet/localnet.sh rollup 8"
+  "testnet/localnet.sh reset"
+  "ORDO_STAKE=1 testnet/localnet.sh up"
+  "testnet/localnet.sh grow"
   "testnet/localnet.sh ordo keys generate --out /tmp/ordo-bls.json"
   "testnet/localnet.sh ordo --help"
 )
@@ -94,7 +97,7 @@ for _ in range(500):
             return False
         finally:
             s.close()
-    if all(free(p) for p in list(range(b, b + 12)) + [b + 500] + list(range(b + 600, b + 604))):
+    if all(free(p) for p in list(range(b, b + 15)) + [b + 500] + list(range(b + 600, b + 604))):
         print(b); break
 EOF
 }
@@ -365,5 +368,53 @@ done
 ok "4 kvstore apps executing namespace 8 (node-3 at $(echo "${l#node-3  }" | jq .executed_height))"
 
 down_check ", 4 kvstore apps"
+
+run 60 "testnet/localnet.sh reset"
+need_rc0
+grep -q 'localnet: stopped and deleted' "$OUT" || fail "unexpected output"
+[ -e "$DIR" ] && fail "README: 'delete the localnet'; $DIR is still there"
+ok "the localnet deleted"
+
+run 240 "ORDO_STAKE=1 testnet/localnet.sh up"
+need_rc0
+grep -q 'localnet: stake table deployed; the 4 validators registered 32 ETH each' "$OUT" || fail "no stake table line"
+grep -q "localnet: up" "$OUT" || fail "no 'localnet: up' line"
+jq -e '.stake_table | test("^0x[0-9a-f]{40}$")' "$DIR/l1/deployed.json" >/dev/null || fail "no stake table in l1/deployed.json"
+for i in 0 1 2 3; do
+  s=$("$BIN" validator status --home "$DIR/node-$i" --rpc "http://127.0.0.1:$((BASE + 500))")
+  echo "$s" | jq -e '.state == "bonded" and .stake_wei == "32000000000000000000" and .holds_this_homes_bls_key' >/dev/null ||
+    fail "node-$i is not bonded with 32 ETH: $s"
+done
+ok "a fresh staked localnet: 4 validators bonded with 32 ETH each"
+
+run 600 "testnet/localnet.sh grow"
+need_rc0
+grep -q 'allow-listed by the stake table' "$OUT" || fail "no allow-list line"
+grep -Eq 'node-4 is in the set of epoch [0-9]+ and signing' "$OUT" || fail "README: 'sign'; no joined line"
+set5=$(curl -sf "$(rpc 0)/v1/validators")
+[ "$(echo "$set5" | jq '.validators | length')" = 5 ] || fail "the set has not 5 validators: $set5"
+addr=$("$BIN" validator status --home "$DIR/node-4" --rpc "http://127.0.0.1:$((BASE + 500))" | jq -r .address)
+echo "$set5" | jq -e --arg a "$addr" '[.validators[].address] | index($a) != null' >/dev/null || fail "node-4 ($addr) not in the set: $set5"
+# Its signatures appear in the certificates of its epoch.
+e=$(echo "$set5" | jq .epoch)
+signed=0
+for _ in $(seq 1 100); do
+  h=$(height 0)
+  b=$(curl -sf "$(rpc 0)/v1/batch/$h" || true)
+  if [ "$(echo "$b" | jq -r '.header.epoch // -1')" -ge "$e" ] 2>/dev/null; then
+    idx=$(echo "$set5" | jq --arg a "$addr" '[.validators[].address] | index($a)')
+    bits=$(echo "$b" | jq -r .certificate.signers)
+    byte=$((16#${bits:$((2 + 2 * (idx / 8))):2}))
+    if [ $(((byte >> (idx % 8)) & 1)) = 1 ]; then signed=$h; break; fi
+  fi
+  sleep 0.2
+done
+[ "$signed" != 0 ] || fail "no certificate of epoch $e with node-4's signature"
+ok "5 validators from epoch $e; node-4 signed the certificate of height $signed"
+
+run 60 "testnet/localnet.sh down"
+need_rc0
+grep -q 'localnet: stopped' "$OUT" || fail "unexpected output"
+ok "the staked localnet stopped"
 
 say "PASSED: all $PASSED README commands did what the README says ($(($(date +%s) - T0)) s)"

@@ -361,3 +361,70 @@ pub fn testnet_init(
     }
     Ok(homes.into_iter().zip(keys).collect())
 }
+
+/// Why a validator could not be added to a local testnet.
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error("{0}: no node-0 home to take the genesis and config from")]
+    NoTestnet(PathBuf),
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// `ordo testnet add`: a new home `output/node-<n>` next to the `n` existing ones, on loopback
+/// ports `testnet_ports(base_port, n)`, with new keys, node-0's genesis, and node-0's config
+/// except its identity, listen addresses, peers (every existing node, as consensus and gossip
+/// peers), `[da]` (it does not post) and `[[rollup]]` entries. The existing nodes are not
+/// changed: on a chain with a stake table they admit the new node once it is registered and in
+/// an epoch's set.
+pub fn testnet_add(output: &Path, base_port: u16) -> Result<(Home, Keys), AddError> {
+    let existing: Vec<Home> = (0..)
+        .map(|i| Home(output.join(format!("node-{i}"))))
+        .take_while(|h| h.config().exists())
+        .collect();
+    let first = existing
+        .first()
+        .ok_or_else(|| AddError::NoTestnet(output.to_path_buf()))?;
+    let n = existing.len();
+    let last = (n as u64 + 1) * u64::from(PORTS_PER_NODE) + u64::from(base_port);
+    if last > u64::from(u16::MAX) + 1 {
+        return Err(InitError::Ports {
+            n: n + 1,
+            base: base_port,
+        }
+        .into());
+    }
+    let other = |e: &dyn std::fmt::Display| AddError::Other(e.to_string());
+    let template = Config::read(&first.config()).map_err(|e| other(&e))?;
+    let genesis = std::fs::read_to_string(first.genesis())
+        .map_err(|e| other(&format!("{}: {e}", first.genesis().display())))?;
+    let mut peers = Vec::new();
+    let mut gossip_peers = Vec::new();
+    for (i, h) in existing.iter().enumerate() {
+        let keys = Keys::read(h).map_err(|e| other(&e))?;
+        let peer = ordo_p2p::peer_id(*keys.node).map_err(|e| other(&e))?;
+        let ports = testnet_ports(base_port, i);
+        peers.push(ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, ports.p2p, &peer).to_string());
+        gossip_peers
+            .push(ordo_p2p::peer_addr(Ipv4Addr::LOCALHOST, ports.gossip, &peer).to_string());
+    }
+    let home = Home(output.join(format!("node-{n}")));
+    prepare(&home)?;
+    let keys = Keys::generate().map_err(InitError::from)?;
+    keys.write(&home, false).map_err(InitError::from)?;
+    write_file(&home.genesis(), &genesis)?;
+    let ports = testnet_ports(base_port, n);
+    let mut config = config_for(
+        format!("node-{n}"),
+        Ipv4Addr::LOCALHOST,
+        ports,
+        peers,
+        gossip_peers,
+    );
+    config.l1 = template.l1;
+    config.mempool = template.mempool;
+    write_file(&home.config(), &config.to_toml())?;
+    Ok((home, keys))
+}

@@ -200,6 +200,31 @@ enum L1Command {
         #[arg(long, default_value_t = 100, requires = "stake_table")]
         stake_fund_ether: u64,
     },
+    /// Allow-list an operator (L1 account) in the stake table the genesis names, or with
+    /// --remove take it off; the table's owner's key (--key or ORDO_L1_KEY).
+    AllowList {
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        key: Option<String>,
+        /// A genesis.json with a `stake` section.
+        #[arg(long)]
+        genesis: PathBuf,
+        #[arg(long)]
+        operator: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Open the stake table the genesis names to anyone with the minimum stake (one way); the
+    /// table's owner's key.
+    OpenRegistration {
+        #[arg(long)]
+        rpc: String,
+        #[arg(long)]
+        key: Option<String>,
+        #[arg(long)]
+        genesis: PathBuf,
+    },
     /// Queue a forced transaction on L1 (any Ethereum client can do the same).
     Enqueue {
         #[arg(long)]
@@ -272,6 +297,16 @@ enum TestnetCommand {
         #[arg(long, value_delimiter = ',')]
         hosts: Vec<std::net::Ipv4Addr>,
     },
+    /// Add a node home next to the existing node-* homes of --output: new keys, node-0's
+    /// genesis and L1 settings, the next ports after theirs, every existing node as its peer.
+    /// On a chain with a stake table it becomes a validator once registered
+    /// (`ordo validator register`).
+    Add {
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 27000)]
+        base_port: u16,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -343,6 +378,21 @@ fn main() -> anyhow::Result<()> {
                     k.address()
                 );
             }
+        }
+        Command::Testnet(TestnetCommand::Add { output, base_port }) => {
+            let (h, k) = home::testnet_add(&output, base_port)?;
+            let n =
+                h.0.file_name()
+                    .and_then(|f| f.to_str())
+                    .and_then(|f| f.strip_prefix("node-"))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .unwrap_or_default();
+            let home::Ports { p2p, rpc, gossip } = home::testnet_ports(base_port, n);
+            println!(
+                "{}  node {}  p2p 127.0.0.1:{p2p}  gossip 127.0.0.1:{gossip}  rpc http://127.0.0.1:{rpc}",
+                h.0.display(),
+                k.address()
+            );
         }
         Command::Start { home } => start(Home(home))?,
         Command::Status { rpc } => status(&rpc)?,
@@ -527,14 +577,15 @@ async fn get_batch(rpc: &str, height: u64, genesis: &std::path::Path) -> anyhow:
     batch
         .check_body(&limits)
         .context("the body does not match the header")?;
+    let (set, set_source) = set_for(addr, &g, &batch.header).await?;
     cert.verify_for(
-        &g.set.set,
+        &set,
         g.genesis.chain_id,
         ordo_types::Height(height),
         &batch.hash(),
     )
     .context("the certificate does not verify")?;
-    let signers = cert.signers.indices(g.set.set.len())?.len();
+    let signers = cert.signers.indices(set.len())?.len();
     let txs: Vec<_> = batch
         .txs
         .iter()
@@ -545,16 +596,95 @@ async fn get_batch(rpc: &str, height: u64, genesis: &std::path::Path) -> anyhow:
         "hash": batch.hash().to_string(),
         "header": batch.header,
         "txs": txs,
-        "certificate": {"round": cert.round.0, "signers": signers, "validators": g.set.set.len()},
+        "certificate": {"round": cert.round.0, "signers": signers, "validators": set.len(), "set": set_source},
         "verified": true,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
 
+/// The set a certificate of `header` is checked against: the genesis set when the header names
+/// it; otherwise the set of the header's epoch as the node serves it, taken only if it hashes to
+/// what the header names (`ordo-client` instead follows every set change from its anchor).
+async fn set_for(
+    addr: SocketAddr,
+    g: &ordo_node::genesis::LoadedGenesis,
+    header: &ordo_types::BatchHeader,
+) -> anyhow::Result<(ordo_types::ValidatorSet, String)> {
+    if header.validator_set_hash == g.set.set.hash() {
+        return Ok(((*g.set.set).clone(), "genesis".into()));
+    }
+    let path = format!("/v1/validators?epoch={}", header.epoch.0);
+    let (code, v) = http::get_json(addr, &path).await?;
+    if code != 200 {
+        bail!(
+            "the set of epoch {}: the node answered {code}: {v}",
+            header.epoch.0
+        );
+    }
+    let validators: Vec<ordo_types::Validator> =
+        serde_json::from_value(v.get("validators").cloned().unwrap_or_default())
+            .context("the node's validator set does not decode")?;
+    let set = ordo_types::ValidatorSet::new(validators, g.genesis.limits.max_validators)?;
+    if set.hash() != header.validator_set_hash {
+        bail!(
+            "the node's set of epoch {} hashes to {}, the header names {}",
+            header.epoch.0,
+            set.hash(),
+            header.validator_set_hash
+        );
+    }
+    Ok((
+        set,
+        format!(
+            "epoch {} (served by the node, the hash the header names)",
+            header.epoch.0
+        ),
+    ))
+}
+
 fn l1_key(key: Option<String>) -> anyhow::Result<String> {
     key.or_else(|| std::env::var("ORDO_L1_KEY").ok())
         .context("give the L1 account's private key with --key or ORDO_L1_KEY")
+}
+
+fn with_min_stake(
+    o: ordo_node::l1::StakeDeployOptions,
+    ether: &str,
+) -> anyhow::Result<ordo_node::l1::StakeDeployOptions> {
+    let min_stake_wei = ordo_node::validator::parse_ether(ether).context("--min-stake-ether")?;
+    Ok(ordo_node::l1::StakeDeployOptions { min_stake_wei, ..o })
+}
+
+/// The stake table owner's calls of `ordo l1`.
+async fn stake_owner(cmd: L1Command) -> anyhow::Result<()> {
+    match cmd {
+        L1Command::AllowList {
+            rpc,
+            key,
+            genesis,
+            operator,
+            remove,
+        } => {
+            let block =
+                ordo_node::validator::allow_list(&rpc, &l1_key(key)?, &genesis, &operator, !remove)
+                    .await?;
+            println!(
+                "{}",
+                serde_json::json!({"operator": operator, "allowed": !remove, "l1_block": block})
+            );
+        }
+        L1Command::OpenRegistration { rpc, key, genesis } => {
+            let block =
+                ordo_node::validator::open_registration(&rpc, &l1_key(key)?, &genesis).await?;
+            println!(
+                "{}",
+                serde_json::json!({"registration_open": true, "l1_block": block})
+            );
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn l1(cmd: L1Command) -> anyhow::Result<()> {
@@ -580,16 +710,14 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             stake_fund_ether,
         } => {
             let stake_opts = stake_table
-                .then(|| {
-                    anyhow::Ok(ordo_node::l1::StakeDeployOptions {
-                        min_stake_wei: ordo_node::validator::parse_ether(&min_stake_ether)
-                            .context("--min-stake-ether")?,
-                        unbonding_blocks,
-                        epoch_length,
-                        max_validators,
-                        fund_ether: stake_fund_ether,
-                    })
+                .then_some(ordo_node::l1::StakeDeployOptions {
+                    min_stake_wei: 0,
+                    unbonding_blocks,
+                    epoch_length,
+                    max_validators,
+                    fund_ether: stake_fund_ether,
                 })
+                .map(|o| with_min_stake(o, &min_stake_ether))
                 .transpose()?;
             finality
                 .parse::<ordo_da_adapter::l1::Finality>()
@@ -632,6 +760,9 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
                 "homes": homes.len(),
             });
             println!("{out}");
+        }
+        cmd @ (L1Command::AllowList { .. } | L1Command::OpenRegistration { .. }) => {
+            stake_owner(cmd).await?;
         }
         L1Command::Enqueue {
             rpc,

@@ -149,6 +149,41 @@ pub async fn status(
     }))
 }
 
+/// The table named by the genesis file at `genesis`.
+fn table_in(genesis: &std::path::Path) -> anyhow::Result<stake::L1Address> {
+    let g = Genesis::read(genesis)?.genesis;
+    let s = g
+        .stake
+        .with_context(|| format!("{}: the genesis names no stake table", genesis.display()))?;
+    parse_table(&s)
+}
+
+/// `ordo l1 allow-list`: the owner allow-lists `operator` (or removes it); the L1 block.
+pub async fn allow_list(
+    rpc: &str,
+    owner_key: &str,
+    genesis: &std::path::Path,
+    operator: &str,
+    allowed: bool,
+) -> anyhow::Result<u64> {
+    let table = table_in(genesis)?;
+    let operator = operator
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--operator {operator}: {e}"))?;
+    let call = stake::Call::SetAllowListed { operator, allowed };
+    Ok(stake::call(rpc, owner_key, table, call).await?)
+}
+
+/// `ordo l1 open-registration`: the owner opens the table to anyone; the L1 block.
+pub async fn open_registration(
+    rpc: &str,
+    owner_key: &str,
+    genesis: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let table = table_in(genesis)?;
+    Ok(stake::call(rpc, owner_key, table, stake::Call::OpenRegistration).await?)
+}
+
 /// The stake table's events as the epoch derivation reads them (allow-list changes and the
 /// opening of registration do not change a set; a stake past `u128::MAX` wei saturates).
 pub fn epoch_events(events: &[stake::StakeEvent]) -> Vec<epoch::Event> {

@@ -23,6 +23,7 @@ pub struct Status {
     pub moniker: String,
     pub address: Address,
     pub chain_id: ChainId,
+    /// Validators in the set of the next height's epoch.
     pub validators: usize,
     /// The round consensus is in at the height after `latest`.
     pub round: Round,
@@ -180,9 +181,14 @@ impl Shared {
     }
 
     /// The node's progress with the pool's current size.
+    /// `validators` is the size of the next height's epoch's set.
     pub fn status_now(&self) -> Status {
         let pool_size = lock(&self.pool).len();
-        self.progress.snapshot(pool_size)
+        let mut status = self.progress.snapshot(pool_size);
+        if let Ok((_, set)) = self.epoch_set(None) {
+            status.validators = set.set.len();
+        }
+        status
     }
 }
 
