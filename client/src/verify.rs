@@ -137,8 +137,11 @@ impl SliceVerifier {
         let header = item.header.as_ref()?;
         let (epoch, next) = self.epoch?;
         let named = Hash::from_slice(&header.validator_set_hash)?;
-        (!self.entered && header.epoch == epoch.0 + 1 && named == next && named != self.set.hash())
-            .then_some((Epoch(header.epoch), next))
+        (!self.entered
+            && Some(header.epoch) == epoch.0.checked_add(1)
+            && named == next
+            && named != self.set.hash())
+        .then_some((Epoch(header.epoch), next))
     }
 
     /// Takes the next epoch's set, which must be the one the last accepted header vouched for.

@@ -289,7 +289,7 @@ async fn read_more(source: &TableSource, read: &mut Read, l1_to: u64) -> Result<
 }
 
 /// The `/p2p/<peer id>` of a multiaddress, as text.
-fn peer_of(addr: &str) -> Option<&str> {
+pub fn peer_of(addr: &str) -> Option<&str> {
     addr.rsplit_once("/p2p/").map(|(_, id)| id)
 }
 
@@ -313,56 +313,68 @@ pub async fn admission(epochs: Arc<Epochs>, mut heights: watch::Receiver<u64>, a
     let mut known = epochs.watch_known();
     let mut consensus: BTreeMap<String, String> = BTreeMap::new();
     let mut gossip: Vec<String> = Vec::new();
+    // What is admitted depends on the epoch and the sets known alone: recomputed when either
+    // moves, not at every height.
+    let mut last = None;
     loop {
         let epoch = epochs
             .epoch_of(heights.borrow_and_update().saturating_add(1))
             .0;
-        let mut want_c = BTreeMap::new();
-        let mut want_g = Vec::new();
-        for e in [epoch, epoch.saturating_add(1)] {
-            for m in epochs.members_of(e).iter() {
-                let mut addrs = m.split(',').map(str::trim);
-                let (Some(c), g) = (addrs.next(), addrs.next()) else {
-                    continue;
-                };
-                let Some(id) = peer_of(c) else { continue };
-                if id == a.me || a.configured.contains(id) {
-                    continue;
-                }
-                want_c.insert(id.to_string(), c.to_string());
-                if let Some(g) = g
-                    && !want_g.iter().any(|x: &String| x == g)
-                {
-                    want_g.push(g.to_string());
+        let now = (epoch, *known.borrow_and_update());
+        if last != Some(now) {
+            last = Some(now);
+            let (want_c, want_g) = wanted(&epochs, epoch, &a);
+            for (id, addr) in &consensus {
+                if !want_c.contains_key(id) {
+                    update(&a.network, addr, false, epoch).await;
                 }
             }
-        }
-        for (id, addr) in &consensus {
-            if !want_c.contains_key(id) {
-                update(&a.network, addr, false, epoch).await;
+            for (id, addr) in &want_c {
+                if !consensus.contains_key(id) {
+                    update(&a.network, addr, true, epoch).await;
+                }
             }
-        }
-        for (id, addr) in &want_c {
-            if !consensus.contains_key(id) {
-                update(&a.network, addr, true, epoch).await;
+            consensus = want_c;
+            if want_g != gossip {
+                let parsed = want_g
+                    .iter()
+                    .filter_map(|g| ordo_p2p::parse_peer(g).ok())
+                    .collect();
+                if let Some(handle) = &a.gossip {
+                    handle.admit(parsed).await;
+                }
+                gossip = want_g;
             }
-        }
-        consensus = want_c;
-        if want_g != gossip {
-            let parsed = want_g
-                .iter()
-                .filter_map(|g| ordo_p2p::parse_peer(g).ok())
-                .collect();
-            if let Some(handle) = &a.gossip {
-                handle.admit(parsed).await;
-            }
-            gossip = want_g;
         }
         tokio::select! {
             r = heights.changed() => if r.is_err() { return },
             r = known.changed() => if r.is_err() { return },
         }
     }
+}
+
+/// The consensus addresses (by peer id) and gossip addresses of the registered members of
+/// `epoch` and the next, leaving out this node and the configured peers.
+fn wanted(epochs: &Epochs, epoch: u64, a: &Admission) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut consensus = BTreeMap::new();
+    let mut gossip: Vec<String> = Vec::new();
+    for e in [epoch, epoch.saturating_add(1)] {
+        for m in epochs.members_of(e).iter() {
+            let mut addrs = m.split(',').map(str::trim);
+            let Some(c) = addrs.next() else { continue };
+            let Some(id) = peer_of(c) else { continue };
+            if id == a.me || a.configured.contains(id) {
+                continue;
+            }
+            consensus.insert(id.to_string(), c.to_string());
+            if let Some(g) = addrs.next()
+                && !gossip.iter().any(|x| x == g)
+            {
+                gossip.push(g.to_string());
+            }
+        }
+    }
+    (consensus, gossip)
 }
 
 async fn update(

@@ -141,6 +141,18 @@ enum ValidatorCommand {
     },
 }
 
+#[derive(clap::Args, Debug)]
+struct OwnerTarget {
+    /// L1 JSON-RPC endpoint, e.g. http://127.0.0.1:8545
+    #[arg(long)]
+    rpc: String,
+    #[arg(long)]
+    key: Option<String>,
+    /// A genesis.json with a `stake` section.
+    #[arg(long)]
+    genesis: PathBuf,
+}
+
 #[derive(Subcommand, Debug)]
 enum L1Command {
     /// Deploy OrdoInbox and write its address into each home's genesis (and the endpoint into
@@ -203,13 +215,8 @@ enum L1Command {
     /// Allow-list an operator (L1 account) in the stake table the genesis names, or with
     /// --remove take it off; the table's owner's key (--key or ORDO_L1_KEY).
     AllowList {
-        #[arg(long)]
-        rpc: String,
-        #[arg(long)]
-        key: Option<String>,
-        /// A genesis.json with a `stake` section.
-        #[arg(long)]
-        genesis: PathBuf,
+        #[command(flatten)]
+        owner: OwnerTarget,
         #[arg(long)]
         operator: String,
         #[arg(long)]
@@ -218,12 +225,8 @@ enum L1Command {
     /// Open the stake table the genesis names to anyone with the minimum stake (one way); the
     /// table's owner's key.
     OpenRegistration {
-        #[arg(long)]
-        rpc: String,
-        #[arg(long)]
-        key: Option<String>,
-        #[arg(long)]
-        genesis: PathBuf,
+        #[command(flatten)]
+        owner: OwnerTarget,
     },
     /// Queue a forced transaction on L1 (any Ethereum client can do the same).
     Enqueue {
@@ -656,34 +659,44 @@ fn with_min_stake(
     Ok(ordo_node::l1::StakeDeployOptions { min_stake_wei, ..o })
 }
 
-/// The stake table owner's calls of `ordo l1`.
-async fn stake_owner(cmd: L1Command) -> anyhow::Result<()> {
-    match cmd {
-        L1Command::AllowList {
-            rpc,
-            key,
-            genesis,
-            operator,
-            remove,
-        } => {
+/// The stake table owner's calls of `ordo l1`: allow-list (`operator`, `allowed`), or open
+/// registration.
+async fn stake_owner(o: OwnerTarget, allow: Option<(String, bool)>) -> anyhow::Result<()> {
+    let key = l1_key(o.key)?;
+    let out = match allow {
+        Some((operator, allowed)) => {
             let block =
-                ordo_node::validator::allow_list(&rpc, &l1_key(key)?, &genesis, &operator, !remove)
+                ordo_node::validator::allow_list(&o.rpc, &key, &o.genesis, &operator, allowed)
                     .await?;
-            println!(
-                "{}",
-                serde_json::json!({"operator": operator, "allowed": !remove, "l1_block": block})
-            );
+            serde_json::json!({"operator": operator, "allowed": allowed, "l1_block": block})
         }
-        L1Command::OpenRegistration { rpc, key, genesis } => {
-            let block =
-                ordo_node::validator::open_registration(&rpc, &l1_key(key)?, &genesis).await?;
-            println!(
-                "{}",
-                serde_json::json!({"registration_open": true, "l1_block": block})
-            );
+        None => {
+            let block = ordo_node::validator::open_registration(&o.rpc, &key, &o.genesis).await?;
+            serde_json::json!({"registration_open": true, "l1_block": block})
         }
-        _ => {}
-    }
+    };
+    println!("{out}");
+    Ok(())
+}
+
+/// `ordo l1 enqueue`: queues a forced transaction and prints where it is in the inbox.
+async fn enqueue(
+    rpc: &str,
+    key: Option<String>,
+    inbox: &str,
+    namespace: u64,
+    payload: &str,
+) -> anyhow::Result<()> {
+    let bytes = hex::decode(payload.trim_start_matches("0x")).context("--payload must be hex")?;
+    let e = ordo_node::l1::enqueue(rpc, &l1_key(key)?, inbox, namespace, &bytes).await?;
+    let out = serde_json::json!({
+        "queue_index": e.forced.queue_index,
+        "l1_block": e.forced.l1_block,
+        "namespace": e.forced.namespace.0,
+        "id": e.forced.id().to_string(),
+        "l1_tx": format!("0x{}", hex::encode(e.tx_hash)),
+    });
+    println!("{out}");
     Ok(())
 }
 
@@ -761,28 +774,19 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             });
             println!("{out}");
         }
-        cmd @ (L1Command::AllowList { .. } | L1Command::OpenRegistration { .. }) => {
-            stake_owner(cmd).await?;
-        }
+        L1Command::AllowList {
+            owner,
+            operator,
+            remove,
+        } => stake_owner(owner, Some((operator, !remove))).await?,
+        L1Command::OpenRegistration { owner } => stake_owner(owner, None).await?,
         L1Command::Enqueue {
             rpc,
             key,
             inbox,
             namespace,
             payload,
-        } => {
-            let bytes =
-                hex::decode(payload.trim_start_matches("0x")).context("--payload must be hex")?;
-            let e = ordo_node::l1::enqueue(&rpc, &l1_key(key)?, &inbox, namespace, &bytes).await?;
-            let out = serde_json::json!({
-                "queue_index": e.forced.queue_index,
-                "l1_block": e.forced.l1_block,
-                "namespace": e.forced.namespace.0,
-                "id": e.forced.id().to_string(),
-                "l1_tx": format!("0x{}", hex::encode(e.tx_hash)),
-            });
-            println!("{out}");
-        }
+        } => enqueue(&rpc, key, &inbox, namespace, &payload).await?,
     }
     Ok(())
 }

@@ -264,7 +264,7 @@ fn admission_of(
         .persistent_peers
         .iter()
         .chain(config.gossip.iter().flat_map(|g| g.peers.iter()))
-        .filter_map(|p| p.rsplit_once("/p2p/").map(|(_, id)| id.to_string()))
+        .filter_map(|p| crate::epochs::peer_of(p).map(str::to_string))
         .collect();
     crate::epochs::Admission {
         network,

@@ -9,18 +9,20 @@ use anyhow::Context;
 use ordo_consensus::epoch;
 use ordo_da_adapter::l1::stake::{self, L1U256};
 
-/// The stake table and L1 a home's genesis names.
-fn table_of(home: &Home) -> anyhow::Result<(StakeGenesis, u64)> {
-    let g = Genesis::read(&home.genesis())?.genesis;
+/// The stake table the genesis file at `path` names: its section, its address and the L1's
+/// chain id.
+fn table_of(path: &std::path::Path) -> anyhow::Result<(StakeGenesis, stake::L1Address, u64)> {
+    let g = Genesis::read(path)?.genesis;
     let l1_chain_id = g.l1.as_ref().map_or(0, |l1| l1.l1_chain_id);
     let stake = g.stake.with_context(|| {
         format!(
             "{}: the genesis names no stake table (static mode); `ordo l1 deploy --stake-table` \
              deploys one",
-            home.genesis().display()
+            path.display()
         )
     })?;
-    Ok((stake, l1_chain_id))
+    let table = stake.table_address()?.into();
+    Ok((stake, table, l1_chain_id))
 }
 
 /// The operator's L1 key: `--key`, else `ORDO_L1_KEY`, else the home's `keys/operator.key`.
@@ -83,8 +85,7 @@ pub async fn act(
     key: Option<String>,
     action: Action,
 ) -> anyhow::Result<serde_json::Value> {
-    let (stake_genesis, _) = table_of(home)?;
-    let table = parse_table(&stake_genesis)?;
+    let (_, table, _) = table_of(&home.genesis())?;
     let key = operator_key(home, key)?;
     let block = match action {
         Action::Register { stake_wei } => {
@@ -104,12 +105,6 @@ pub async fn act(
     Ok(out)
 }
 
-fn parse_table(s: &StakeGenesis) -> anyhow::Result<stake::L1Address> {
-    s.table
-        .parse()
-        .map_err(|e| anyhow::anyhow!("genesis stake.table {}: {e}", s.table))
-}
-
 /// The table's terms and this validator's entry: stake, when it registered, exited and may
 /// withdraw, and whether the entry holds this home's BLS key.
 pub async fn status(
@@ -117,8 +112,7 @@ pub async fn status(
     rpc: &str,
     key: Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
-    let (stake_genesis, l1_chain_id) = table_of(home)?;
-    let table = parse_table(&stake_genesis)?;
+    let (stake_genesis, table, l1_chain_id) = table_of(&home.genesis())?;
     let operator = stake::operator_of(&operator_key(home, key)?)?;
     let (open, min_stake, unbonding) = stake::terms(rpc, table).await?;
     let entry = stake::entry(rpc, table, operator).await?;
@@ -149,15 +143,6 @@ pub async fn status(
     }))
 }
 
-/// The table named by the genesis file at `genesis`.
-fn table_in(genesis: &std::path::Path) -> anyhow::Result<stake::L1Address> {
-    let g = Genesis::read(genesis)?.genesis;
-    let s = g
-        .stake
-        .with_context(|| format!("{}: the genesis names no stake table", genesis.display()))?;
-    parse_table(&s)
-}
-
 /// `ordo l1 allow-list`: the owner allow-lists `operator` (or removes it); the L1 block.
 pub async fn allow_list(
     rpc: &str,
@@ -166,7 +151,7 @@ pub async fn allow_list(
     operator: &str,
     allowed: bool,
 ) -> anyhow::Result<u64> {
-    let table = table_in(genesis)?;
+    let (_, table, _) = table_of(genesis)?;
     let operator = operator
         .parse()
         .map_err(|e| anyhow::anyhow!("--operator {operator}: {e}"))?;
@@ -180,7 +165,7 @@ pub async fn open_registration(
     owner_key: &str,
     genesis: &std::path::Path,
 ) -> anyhow::Result<u64> {
-    let table = table_in(genesis)?;
+    let (_, table, _) = table_of(genesis)?;
     Ok(stake::call(rpc, owner_key, table, stake::Call::OpenRegistration).await?)
 }
 

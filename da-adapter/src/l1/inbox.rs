@@ -83,6 +83,19 @@ pub(crate) fn wallet_provider(rpc: &str, key_hex: &str) -> Result<impl Provider 
 }
 
 /// Sends `tx`, waits for its receipt and fails if it reverted.
+/// The contract a deployment receipt created, and its block.
+pub(crate) fn deployed_at(
+    receipt: &alloy::rpc::types::TransactionReceipt,
+) -> Result<(Address, u64), L1Error> {
+    let address = receipt
+        .contract_address
+        .ok_or_else(|| L1Error::Rpc("deployment receipt names no contract".into()))?;
+    let block = receipt
+        .block_number
+        .ok_or_else(|| L1Error::Rpc("deployment receipt names no block".into()))?;
+    Ok((address, block))
+}
+
 async fn confirm(
     provider: &impl Provider,
     tx: TransactionRequest,
@@ -130,12 +143,7 @@ pub async fn deploy_inbox(
     );
     let tx = TransactionRequest::default().with_deploy_code(AlloyBytes::from(code));
     let receipt = confirm(&provider, tx, "the inbox deployment").await?;
-    let address = receipt
-        .contract_address
-        .ok_or_else(|| L1Error::Rpc("deployment receipt names no contract".into()))?;
-    let block = receipt
-        .block_number
-        .ok_or_else(|| L1Error::Rpc("deployment receipt names no block".into()))?;
+    let (address, block) = deployed_at(&receipt)?;
     Ok(Deployed {
         address,
         block,

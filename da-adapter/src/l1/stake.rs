@@ -219,12 +219,7 @@ pub async fn deploy_stake_table(
         "the stake table deployment",
     )
     .await?;
-    let address = receipt
-        .contract_address
-        .ok_or_else(|| L1Error::Rpc("deployment receipt names no contract".into()))?;
-    let block = receipt
-        .block_number
-        .ok_or_else(|| L1Error::Rpc("deployment receipt names no block".into()))?;
+    let (address, block) = super::inbox::deployed_at(&receipt)?;
     let verifies_pop = view(
         rpc,
         address,
