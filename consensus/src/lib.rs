@@ -11,14 +11,15 @@
 //! - [`proposer`]: the proposer's `l1_ref` choice and the proposer a header must name (fresh
 //!   proposal or re-proposal), as pure functions.
 //! - [`forced`]: the forced-inclusion rule as a pure function (checked by [`validity`]).
-//! - [`epoch`]: epochs and each epoch's validator set derived from the stake table's events.
+//! - [`epoch`]: epochs and each epoch's validator set derived from the stake table's events
+//!   (it lives in `ordo-types`, so a rollup's client derives sets without the engine).
 //! - [`codec`]: protobuf codecs for everything the engine sends or logs.
 //!
 //! No I/O happens here: persistence, clocks and networking come from `ordo-node`.
 
 pub mod codec;
 pub mod context;
-pub mod epoch;
+pub use ordo_types::epoch;
 pub mod forced;
 pub mod guard;
 pub mod parts;

@@ -278,7 +278,7 @@ async fn read_more(source: &TableSource, read: &mut Read, l1_to: u64) -> Result<
         }
         match stake::events(rpc, source.table, from, to).await {
             Ok(events) => {
-                read.events.extend(crate::validator::epoch_events(&events));
+                read.events.extend(stake::epoch_events(&events));
                 read.to = Some(to);
                 return Ok(());
             }

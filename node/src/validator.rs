@@ -6,8 +6,7 @@ use crate::config::Config;
 use crate::genesis::{Genesis, StakeGenesis};
 use crate::home::{Home, Keys};
 use anyhow::Context;
-use ordo_consensus::epoch;
-use ordo_da_adapter::l1::stake::{self, L1U256};
+use ordo_da_adapter::l1::stake;
 
 /// The stake table the genesis file at `path` names: its section, its address and the L1's
 /// chain id.
@@ -167,57 +166,6 @@ pub async fn open_registration(
 ) -> anyhow::Result<u64> {
     let (_, table, _) = table_of(genesis)?;
     Ok(stake::call(rpc, owner_key, table, stake::Call::OpenRegistration).await?)
-}
-
-/// The stake table's events as the epoch derivation reads them (allow-list changes and the
-/// opening of registration do not change a set; a stake past `u128::MAX` wei saturates).
-pub fn epoch_events(events: &[stake::StakeEvent]) -> Vec<epoch::Event> {
-    let wei = |v: &L1U256| u128::try_from(*v).unwrap_or(u128::MAX);
-    events
-        .iter()
-        .filter_map(|e| {
-            let change = match &e.change {
-                stake::StakeChange::Registered {
-                    operator,
-                    stake_wei,
-                    bls_key,
-                    bls_pop,
-                    consensus_key,
-                    peer_id,
-                    p2p_addresses,
-                } => epoch::Change::Registered(epoch::Registration {
-                    operator: operator.into_array(),
-                    stake_wei: wei(stake_wei),
-                    bls_key: bls_key.clone(),
-                    bls_pop: bls_pop.clone(),
-                    consensus_key: *consensus_key,
-                    peer_id: peer_id.clone(),
-                    p2p_addresses: p2p_addresses.clone(),
-                }),
-                stake::StakeChange::StakeAdded {
-                    operator,
-                    stake_wei,
-                } => epoch::Change::StakeAdded {
-                    operator: operator.into_array(),
-                    stake_wei: wei(stake_wei),
-                },
-                stake::StakeChange::ExitRequested { operator } => epoch::Change::ExitRequested {
-                    operator: operator.into_array(),
-                },
-                stake::StakeChange::Withdrawn { operator } => epoch::Change::Withdrawn {
-                    operator: operator.into_array(),
-                },
-                stake::StakeChange::AllowListed { .. } | stake::StakeChange::RegistrationOpened => {
-                    return None;
-                }
-            };
-            Some(epoch::Event {
-                l1_block: e.l1_block,
-                log_index: e.log_index,
-                change,
-            })
-        })
-        .collect()
 }
 
 /// Parses an ETH amount (`32`, `0.5`, `1e-9` is not accepted) into wei.

@@ -8,6 +8,8 @@
 //! - [`batch`]: a batch body, its ordering rules and the header fields derived from it.
 //! - [`bls`]: BLS12-381 keys, proofs of possession, validator sets and aggregate certificates.
 //! - [`da`]: certified batches packed into checksummed frames, and frames into EIP-4844 blobs.
+//! - [`epoch`]: epochs and each epoch's validator set, a pure function of the stake table's
+//!   events (re-exported as `ordo_consensus::epoch`).
 //! - [`wire`]: protobuf messages (schemas in `proto/`) and size-limited conversions.
 //!
 //! Nothing in this crate does I/O, reads a clock or panics on outside input: every decoder takes
@@ -17,6 +19,7 @@ pub mod batch;
 pub mod bls;
 pub mod codec;
 pub mod da;
+pub mod epoch;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod hash;

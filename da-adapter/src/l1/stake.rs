@@ -8,6 +8,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolConstructor, SolInterface};
 use ordo_types::bls::{BlsPublicKey, ProofOfPossession};
+use ordo_types::epoch;
 
 use super::chain::L1Error;
 use super::inbox::{read_provider, wallet_provider};
@@ -457,6 +458,57 @@ pub async fn events(
         });
     }
     Ok(out)
+}
+
+/// The stake table's events as the epoch derivation reads them (allow-list changes and the
+/// opening of registration do not change a set; a stake past `u128::MAX` wei saturates).
+pub fn epoch_events(events: &[StakeEvent]) -> Vec<epoch::Event> {
+    let wei = |v: &U256| u128::try_from(*v).unwrap_or(u128::MAX);
+    events
+        .iter()
+        .filter_map(|e| {
+            let change = match &e.change {
+                StakeChange::Registered {
+                    operator,
+                    stake_wei,
+                    bls_key,
+                    bls_pop,
+                    consensus_key,
+                    peer_id,
+                    p2p_addresses,
+                } => epoch::Change::Registered(epoch::Registration {
+                    operator: operator.into_array(),
+                    stake_wei: wei(stake_wei),
+                    bls_key: bls_key.clone(),
+                    bls_pop: bls_pop.clone(),
+                    consensus_key: *consensus_key,
+                    peer_id: peer_id.clone(),
+                    p2p_addresses: p2p_addresses.clone(),
+                }),
+                StakeChange::StakeAdded {
+                    operator,
+                    stake_wei,
+                } => epoch::Change::StakeAdded {
+                    operator: operator.into_array(),
+                    stake_wei: wei(stake_wei),
+                },
+                StakeChange::ExitRequested { operator } => epoch::Change::ExitRequested {
+                    operator: operator.into_array(),
+                },
+                StakeChange::Withdrawn { operator } => epoch::Change::Withdrawn {
+                    operator: operator.into_array(),
+                },
+                StakeChange::AllowListed { .. } | StakeChange::RegistrationOpened => {
+                    return None;
+                }
+            };
+            Some(epoch::Event {
+                l1_block: e.l1_block,
+                log_index: e.log_index,
+                change,
+            })
+        })
+        .collect()
 }
 
 /// Decodes a refusal from raw revert data (for callers that hold it).

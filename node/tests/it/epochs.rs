@@ -57,7 +57,7 @@ async fn expected_sets(
     let events = stake::events(rpc, s.table.parse().unwrap(), s.table_block, head)
         .await
         .unwrap();
-    let events = ordo_node::validator::epoch_events(&events);
+    let events = stake::epoch_events(&events);
     let mut sets = vec![genesis.clone(), genesis.clone()];
     for e in 2..=top_epoch {
         let cut = l1_ref_of(p.cutoff_height(e).unwrap());

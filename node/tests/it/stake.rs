@@ -146,7 +146,7 @@ async fn events_derive_the_bonded_homes(
         .await
         .unwrap();
     let derived = ordo_consensus::epoch::derive(
-        &ordo_node::validator::epoch_events(&events),
+        &ordo_da_adapter::l1::stake::epoch_events(&events),
         head,
         stake.max_validators,
     );

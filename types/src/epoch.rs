@@ -21,9 +21,9 @@
 //! Every validator reads the same events up to the same final L1 block, so all derive the same
 //! set, and its hash is what headers carry.
 
-use ordo_types::bls::keys::{BlsPublicKey, ProofOfPossession};
-use ordo_types::hash::sha256;
-use ordo_types::{Address, ConsensusKey, Validator, ValidatorSet};
+use crate::bls::keys::{BlsPublicKey, ProofOfPossession};
+use crate::hash::sha256;
+use crate::{Address, ConsensusKey, Validator, ValidatorSet};
 use std::collections::{HashMap, HashSet};
 
 /// One wei unit of power: power is stake in gwei.
@@ -241,7 +241,7 @@ fn admit(
     if !pop.verify(&key) {
         return Err(Ignored::BadProofOfPossession);
     }
-    if malachitebft_signing_ed25519::PublicKey::from_bytes(r.consensus_key).is_err() {
+    if ed25519_consensus::VerificationKey::try_from(r.consensus_key).is_err() {
         return Err(Ignored::BadConsensusKey);
     }
     if bls_keys.contains(&key.to_bytes()) {

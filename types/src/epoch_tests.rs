@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
-use ordo_types::bls::keys::BlsSecretKey;
+use crate::bls::keys::BlsSecretKey;
 
 const ETH: u128 = 1_000_000_000_000_000_000;
 
@@ -13,9 +13,9 @@ fn operator(i: u8) -> [u8; 20] {
 
 /// Operator `i`'s ed25519 consensus key.
 fn ckey(i: u8) -> [u8; 32] {
-    *malachitebft_signing_ed25519::PrivateKey::from([i; 32])
-        .public_key()
-        .as_bytes()
+    ed25519_consensus::SigningKey::from([i; 32])
+        .verification_key()
+        .to_bytes()
 }
 
 /// 32 bytes that are not an ed25519 public key.
@@ -26,7 +26,7 @@ fn not_a_point() -> [u8; 32] {
             k[0] = b;
             k
         })
-        .find(|k| malachitebft_signing_ed25519::PublicKey::from_bytes(*k).is_err())
+        .find(|k| ed25519_consensus::VerificationKey::try_from(*k).is_err())
         .unwrap()
 }
 
