@@ -24,7 +24,8 @@
 #   testnet/localnet.sh kill N | restart N
 #   testnet/localnet.sh grow       (a localnet made with ORDO_STAKE=1) add a validator: a new node
 #                                  home, its operator allow-listed by the table's owner, 32 ETH
-#                                  registered; start it, and wait until it is in the set and signs
+#                                  registered (and, with DA, a posting account of its own); start
+#                                  it, and wait until it is in the set and signs
 #   testnet/localnet.sh down       stop every node and anvil (SIGTERM, then SIGKILL after 10 s)
 #   testnet/localnet.sh reset      down, then delete the localnet directory (keys, chain, L1 state)
 #   testnet/localnet.sh ordo ARGS  run the localnet's build of `ordo` (e.g. `ordo keys generate`)
@@ -62,6 +63,8 @@ L1_RPC="http://127.0.0.1:$L1_PORT"
 DEV_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 # anvil's second development account: the operator of the validator `grow` adds.
 DEV_KEY_2=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+# anvil's third development account: the DA posting account of the validator `grow` adds.
+DEV_KEY_3=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 ANVIL="$ROOT/contracts/node_modules/.bin/anvil"
 
 die() { echo "localnet: $*" >&2; exit 1; }
@@ -246,7 +249,14 @@ grow() {
     die "this localnet has no stake table: create it with ORDO_STAKE=1 $0 up (after $0 reset)"
   local n; n=$(nodes | wc -l)
   local home="$DIR/node-$n"
-  "$BIN" testnet add --output "$DIR" --base-port "$BASE"
+  local da=()
+  if grep -q '^\[da\]' "$DIR/node-0/config.toml"; then
+    # It posts to the L1 like the others, taking its turns once it is in an epoch's set.
+    (umask 077 && printf '%s' "$DEV_KEY_3" >"$DIR/grow-da.key")
+    da=(--da-key-file "$DIR/grow-da.key")
+  fi
+  "$BIN" testnet add --output "$DIR" --base-port "$BASE" "${da[@]}"
+  rm -f "$DIR/grow-da.key"
   add_rollup "$home" 7 builtin:kv
   (umask 077 && printf '%s' "$DEV_KEY_2" >"$home/keys/operator.key")
   local st operator address

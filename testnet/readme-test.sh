@@ -411,6 +411,15 @@ for _ in $(seq 1 100); do
 done
 [ "$signed" != 0 ] || fail "no certificate of epoch $e with node-4's signature"
 ok "5 validators from epoch $e; node-4 signed the certificate of height $signed"
+# It posts its own ranges to the L1 (the rotation runs over the epoch's set).
+own=0
+for _ in $(seq 1 120); do
+  own=$(curl -sf "$(rpc 4)/status" | jq '(.da.frames_posted // 0) - (.da.takeover_frames // 0)' 2>/dev/null || echo 0)
+  [ "${own:-0}" -gt 0 ] && break
+  sleep 0.5
+done
+[ "${own:-0}" -gt 0 ] || fail "node-4 posted no DA range of its own: $(curl -sf "$(rpc 4)/status" | jq -c .da)"
+ok "node-4 posted $own frames of its own ranges to the L1"
 
 run 60 "testnet/localnet.sh down"
 need_rc0

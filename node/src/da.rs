@@ -26,14 +26,15 @@ use ordo_da_adapter::da::{
     Receipt,
 };
 use ordo_da_adapter::l1::Finality;
-use ordo_types::Height;
 use ordo_types::da::{Certified, Frame, Gather, Gathered, assemble, decode_entries, next_tx, pack};
+use ordo_types::{Address, Height};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::app::Shared;
 use crate::config::DaSection;
+use crate::epochs::Epochs;
 use crate::genesis::DaGenesis;
 use crate::store::Store;
 use ordo_client::deliver::Backoff;
@@ -180,14 +181,12 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
-/// Checks `[da]` against the genesis and opens its backend for validator `me` (its index in
-/// the set of `validators`).
+/// Checks `[da]` against the genesis and opens its backend for the validator of address `me`.
 pub fn prepare(
     section: &DaSection,
     genesis: &crate::genesis::Genesis,
     home: &crate::home::Home,
-    me: u64,
-    validators: u64,
+    me: Address,
 ) -> Result<Prepared, String> {
     let limits = genesis.limits;
     match section.backend.as_str() {
@@ -201,7 +200,7 @@ pub fn prepare(
             let key = key_of(section, &home.0)?;
             let backend =
                 Arc::new(EthereumBlobs::new(cfg, Some(&key)).map_err(|e| format!("da: {e}"))?);
-            let params = Params::of(section, g, me, validators, home.da_dir())?;
+            let params = Params::of(section, g, me, home.da_dir())?;
             std::fs::create_dir_all(home.da_dir())
                 .map_err(|e| format!("da: {}: {e}", home.da_dir().display()))?;
             Ok(Prepared::Blobs(backend, params))
@@ -414,8 +413,8 @@ async fn stored(store: &Store, h: u64, view: &DaView) -> Certified {
 #[derive(Clone, Debug)]
 pub struct Params {
     range: u64,
-    me: u64,
-    validators: u64,
+    /// This validator's address: its place in each epoch's set decides its turns.
+    me: Address,
     takeover: Duration,
     poll: Duration,
     bump_after: Duration,
@@ -424,20 +423,13 @@ pub struct Params {
 }
 
 impl Params {
-    fn of(
-        s: &DaSection,
-        g: &DaGenesis,
-        me: u64,
-        validators: u64,
-        dir: PathBuf,
-    ) -> Result<Params, String> {
+    fn of(s: &DaSection, g: &DaGenesis, me: Address, dir: PathBuf) -> Result<Params, String> {
         if g.range_heights == 0 {
             return Err("genesis da.range_heights must be at least 1".into());
         }
         Ok(Params {
             range: g.range_heights,
             me,
-            validators: validators.max(1),
             takeover: Duration::from_millis(s.takeover_after_ms),
             poll: Duration::from_millis(s.poll_ms.max(50)),
             bump_after: Duration::from_millis(s.bump_after_ms),
@@ -446,14 +438,22 @@ impl Params {
         })
     }
 
-    /// The validator index that posts range `k` first.
-    fn first_poster(&self, k: u64) -> u64 {
-        k % self.validators
-    }
-
-    /// How many takeover timeouts pass before this node posts range `k`.
-    fn my_turn(&self, k: u64) -> u64 {
-        (self.me + self.validators - self.first_poster(k)) % self.validators
+    /// How many takeover timeouts pass before this node posts range `k`: 0 for the range's
+    /// poster. The rotation runs over the set of the epoch of the range's first height: member
+    /// `k mod n` posts first, then the next members in order, one takeover timeout apart. A
+    /// node outside that set comes after all of them (turn `n`), so a range is still posted when
+    /// every member is down. `None` while that epoch's set is not known.
+    pub fn turn(&self, epochs: &Epochs, k: u64) -> Option<u64> {
+        let first = k.checked_mul(self.range)?.checked_add(1)?;
+        let set = epochs.set_of(epochs.epoch_of(first))?;
+        let n = set.set.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        Some(match set.set.index_of(&self.me) {
+            Some(i) => (u64::from(i.0) + n - k % n) % n,
+            None => n,
+        })
     }
 }
 
@@ -753,7 +753,8 @@ async fn post_loop(
         let mut k = first_range;
         while k * p.range < certified_height {
             let complete = (k + 1) * p.range <= certified_height;
-            let turn = p.my_turn(k);
+            // A range of an epoch whose set is not known yet is not this node's to post.
+            let turn = p.turn(&shared.epochs, k).unwrap_or(u64::MAX);
             // The range's poster streams it as it is certified; the others wait until it is
             // complete and their takeover time has come.
             let go = turn == 0
@@ -767,6 +768,7 @@ async fn post_loop(
                     .unwrap_or(k * p.range + 1);
                 let at = Range {
                     k,
+                    turn,
                     go,
                     first_missing,
                     certified_height,
@@ -784,6 +786,8 @@ async fn post_loop(
 /// Where a range stands for [`post_range`].
 struct Range {
     k: u64,
+    /// This node's turn for the range (0: its poster).
+    turn: u64,
     /// Whether this node posts it now (its turn has come).
     go: bool,
     /// The first height of the range not seen on the L1 yet: a takeover starts there.
@@ -843,7 +847,7 @@ async fn post_range(
         let n = frames.len() as u64;
         set(view, |s| {
             s.frames_posted += n;
-            if p.my_turn(k) > 0 {
+            if r.turn > 0 {
                 s.takeover_frames += n;
             }
         });
@@ -857,7 +861,7 @@ async fn post_range(
             first,
             last = to,
             frames = n,
-            turn = p.my_turn(k),
+            turn = r.turn,
             range_done = packed,
             send_ms,
             "da.posted"
@@ -903,4 +907,112 @@ async fn resend_stuck(
         s.at = Instant::now();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use ordo_consensus::ConsValidatorSet;
+    use ordo_consensus::epoch::EpochParams;
+    use ordo_types::bls::BlsSecretKey;
+    use ordo_types::{ConsensusKey, Validator, ValidatorSet};
+
+    fn set_of(members: &[u8]) -> ValidatorSet {
+        let vs = members
+            .iter()
+            .map(|&i| {
+                let key = BlsSecretKey::from_seed(&[i; 32]);
+                Validator {
+                    address: Address([i; 20]),
+                    voting_power: 1,
+                    consensus_key: ConsensusKey(
+                        *malachitebft_signing_ed25519::PrivateKey::from([i; 32])
+                            .public_key()
+                            .as_bytes(),
+                    ),
+                    bls_key: key.public_key(),
+                    bls_pop: key.proof_of_possession(),
+                }
+            })
+            .collect();
+        ValidatorSet::new(vs, 16).expect("set")
+    }
+
+    fn params(me: u8) -> Params {
+        Params {
+            range: 4,
+            me: Address([me; 20]),
+            takeover: Duration::from_secs(1),
+            poll: Duration::from_millis(50),
+            bump_after: Duration::from_secs(1),
+            start_block: 0,
+            state_file: PathBuf::from("unused"),
+        }
+    }
+
+    /// Epochs of 8 heights (two ranges of 4 each): genesis {1,2,3,4} for epochs 0 and 1,
+    /// {2,3,4,5,6} from epoch 2 on (1 left, 5 and 6 joined).
+    fn epochs(dir: &Path) -> Epochs {
+        let store = Store::open(dir, ordo_types::Limits::default()).expect("store");
+        store
+            .put_epoch_set(2, &set_of(&[2, 3, 4, 5, 6]), &[])
+            .expect("put");
+        let genesis = ConsValidatorSet::new(set_of(&[1, 2, 3, 4])).expect("genesis");
+        let p = EpochParams {
+            epoch_length: 8,
+            max_validators: 16,
+        };
+        Epochs::following(p, genesis, &store).expect("epochs")
+    }
+
+    #[test]
+    fn the_rotation_runs_over_the_set_of_each_ranges_epoch() {
+        let dir = tempfile::tempdir().expect("dir");
+        let epochs = epochs(dir.path());
+        // Ranges 0..=3 (heights 1..=16) are in epochs 0 and 1: the genesis set posts them, in
+        // turn, one member first per range.
+        for k in 0..4u64 {
+            let first: Vec<u8> = (1..=6u8)
+                .filter(|&m| params(m).turn(&epochs, k) == Some(0))
+                .collect();
+            assert_eq!(first, vec![[1, 2, 3, 4][(k % 4) as usize]], "range {k}");
+            // The departed-to-be and the newcomers are outside that set: after every member.
+            assert_eq!(params(5).turn(&epochs, k), Some(4));
+            assert_eq!(params(6).turn(&epochs, k), Some(4));
+        }
+        // Ranges 4 and 5 (heights 17..=24) are in epoch 2: the new set of five posts them, the
+        // newcomers included, and the validator that left waits behind all of them.
+        for k in 4..6u64 {
+            let turns: Vec<u64> = [2u8, 3, 4, 5, 6]
+                .iter()
+                .map(|&m| params(m).turn(&epochs, k).expect("known"))
+                .collect();
+            let mut sorted = turns.clone();
+            sorted.sort_unstable();
+            assert_eq!(
+                sorted,
+                vec![0, 1, 2, 3, 4],
+                "range {k}: one poster per turn"
+            );
+            assert_eq!(turns.iter().position(|&t| t == 0), Some((k % 5) as usize));
+            assert_eq!(params(1).turn(&epochs, k), Some(5));
+        }
+        // Epoch 3's set is not derived yet: nobody's turn is known.
+        assert_eq!(params(2).turn(&epochs, 6), None);
+    }
+
+    #[test]
+    fn a_static_chain_rotates_over_the_genesis_set_forever() {
+        let genesis = ConsValidatorSet::new(set_of(&[1, 2, 3, 4])).expect("genesis");
+        let epochs = Epochs::fixed(genesis);
+        for k in [0u64, 1, 2, 3, 1_000_001] {
+            assert_eq!(
+                params([1, 2, 3, 4][(k % 4) as usize]).turn(&epochs, k),
+                Some(0)
+            );
+        }
+        assert_eq!(params(9).turn(&epochs, 7), Some(4));
+    }
 }

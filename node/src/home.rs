@@ -373,13 +373,21 @@ pub enum AddError {
     Other(String),
 }
 
+/// Where `ordo testnet add --da-key-file` puts the new node's L1 posting key.
+const DA_KEY: &str = "keys/l1.key";
+
 /// `ordo testnet add`: a new home `output/node-<n>` next to the `n` existing ones, on loopback
 /// ports `testnet_ports(base_port, n)`, with new keys, node-0's genesis, and node-0's config
 /// except its identity, listen addresses, peers (every existing node, as consensus and gossip
-/// peers), `[da]` (it does not post) and `[[rollup]]` entries. The existing nodes are not
-/// changed: on a chain with a stake table they admit the new node once it is registered and in
-/// an epoch's set.
-pub fn testnet_add(output: &Path, base_port: u16) -> Result<(Home, Keys), AddError> {
+/// peers), `[da]` and `[[rollup]]` entries. With `da_key` (a 0600 file holding a funded L1
+/// account's hex key), it posts too: node-0's `[da]`, with that key in its own `keys/l1.key`.
+/// The existing nodes are not changed: on a chain with a stake table they admit the new node
+/// once it is registered and in an epoch's set.
+pub fn testnet_add(
+    output: &Path,
+    base_port: u16,
+    da_key: Option<&Path>,
+) -> Result<(Home, Keys), AddError> {
     let existing: Vec<Home> = (0..)
         .map(|i| Home(output.join(format!("node-{i}"))))
         .take_while(|h| h.config().exists())
@@ -398,6 +406,20 @@ pub fn testnet_add(output: &Path, base_port: u16) -> Result<(Home, Keys), AddErr
     }
     let other = |e: &dyn std::fmt::Display| AddError::Other(e.to_string());
     let template = Config::read(&first.config()).map_err(|e| other(&e))?;
+    let da = match da_key {
+        None => None,
+        Some(path) => {
+            let Some(section) = template.da.clone() else {
+                return Err(AddError::Other(format!(
+                    "--da-key-file: {} posts to no DA backend (its config has no [da])",
+                    first.0.display()
+                )));
+            };
+            let key = crate::keyfile::read_secret(path)
+                .map_err(|e| AddError::Other(format!("--da-key-file: {e}")))?;
+            Some((section, key))
+        }
+    };
     let genesis = std::fs::read_to_string(first.genesis())
         .map_err(|e| other(&format!("{}: {e}", first.genesis().display())))?;
     let mut peers = Vec::new();
@@ -425,6 +447,15 @@ pub fn testnet_add(output: &Path, base_port: u16) -> Result<(Home, Keys), AddErr
     );
     config.l1 = template.l1;
     config.mempool = template.mempool;
+    if let Some((section, key)) = da {
+        crate::keyfile::write_secret(&home.0.join(DA_KEY), &key, false)
+            .map_err(|e| AddError::Other(format!("{DA_KEY}: {e}")))?;
+        config.da = Some(crate::config::DaSection {
+            key_file: Some(DA_KEY.into()),
+            key_env: None,
+            ..section
+        });
+    }
     write_file(&home.config(), &config.to_toml())?;
     Ok((home, keys))
 }

@@ -309,6 +309,12 @@ enum TestnetCommand {
         output: PathBuf,
         #[arg(long, default_value_t = 27000)]
         base_port: u16,
+        /// A file (mode 0600) holding the hex key of a funded L1 account: the new node posts to
+        /// node-0's DA backend with it (node-0's `[da]`, the key copied to keys/l1.key), taking
+        /// its turns in the rotation once it is in an epoch's set. Without it the node does not
+        /// post.
+        #[arg(long)]
+        da_key_file: Option<PathBuf>,
     },
 }
 
@@ -323,6 +329,33 @@ enum KeysCommand {
     },
     /// Print the public key and proof of possession of a key file, as JSON.
     Show { path: PathBuf },
+}
+
+/// `ordo testnet add`: the new home, and its ports.
+fn testnet_add(
+    output: &std::path::Path,
+    base_port: u16,
+    da_key_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let (h, k) = home::testnet_add(output, base_port, da_key_file)?;
+    let n =
+        h.0.file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.strip_prefix("node-"))
+            .and_then(|i| i.parse::<usize>().ok())
+            .unwrap_or_default();
+    let home::Ports { p2p, rpc, gossip } = home::testnet_ports(base_port, n);
+    let posts = if da_key_file.is_some() {
+        "  posts to DA"
+    } else {
+        ""
+    };
+    println!(
+        "{}  node {}  p2p 127.0.0.1:{p2p}  gossip 127.0.0.1:{gossip}  rpc http://127.0.0.1:{rpc}{posts}",
+        h.0.display(),
+        k.address()
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -382,21 +415,11 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Testnet(TestnetCommand::Add { output, base_port }) => {
-            let (h, k) = home::testnet_add(&output, base_port)?;
-            let n =
-                h.0.file_name()
-                    .and_then(|f| f.to_str())
-                    .and_then(|f| f.strip_prefix("node-"))
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .unwrap_or_default();
-            let home::Ports { p2p, rpc, gossip } = home::testnet_ports(base_port, n);
-            println!(
-                "{}  node {}  p2p 127.0.0.1:{p2p}  gossip 127.0.0.1:{gossip}  rpc http://127.0.0.1:{rpc}",
-                h.0.display(),
-                k.address()
-            );
-        }
+        Command::Testnet(TestnetCommand::Add {
+            output,
+            base_port,
+            da_key_file,
+        }) => testnet_add(&output, base_port, da_key_file.as_deref())?,
         Command::Start { home } => start(Home(home))?,
         Command::Status { rpc } => status(&rpc)?,
         Command::Keys(KeysCommand::Generate { out, force }) => {

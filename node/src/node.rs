@@ -312,12 +312,10 @@ fn da_of(
     home: &Home,
     address: ordo_types::Address,
 ) -> Result<Option<crate::da::Prepared>, StartError> {
-    let set = &genesis.set.set;
-    let me = set.index_of(&address).map_or(0, |i| u64::from(i.0));
     Ok(config
         .da
         .as_ref()
-        .map(|s| crate::da::prepare(s, &genesis.genesis, home, me, set.len() as u64))
+        .map(|s| crate::da::prepare(s, &genesis.genesis, home, address))
         .transpose()
         .map_err(crate::config::ConfigError::Invalid)?)
 }

@@ -96,3 +96,51 @@ fn ordo_keys_generate_and_show() {
     let version = Command::new(bin).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("ordo "));
 }
+
+/// `ordo testnet add --da-key-file`: the new home posts with node-0's `[da]` and its own key
+/// (copied 0600 into keys/l1.key); without the flag it has no `[da]`; a key file others can read
+/// and a testnet that posts nowhere are refused naming the flag.
+#[test]
+fn testnet_add_gives_the_new_node_a_posting_key_only_when_asked() {
+    use ordo_node::config::{Config, DaSection};
+    use ordo_node::home::{Home, testnet_add, testnet_init};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net");
+    let params = ordo_node::genesis::ChainParams::default();
+    testnet_init(&out, 2, ordo_types::ChainId(7), 31_000, params, &[]).unwrap();
+    let key = dir.path().join("da.key");
+    ordo_node::keyfile::write_secret(&key, b"0x5de4", false).unwrap();
+    let e = testnet_add(&out, 31_000, Some(&key))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--da-key-file") && e.contains("no [da]"), "{e}");
+
+    let node0 = Home(out.join("node-0"));
+    let mut cfg = Config::read(&node0.config()).unwrap();
+    cfg.da = Some(DaSection {
+        backend: "ethereum-blobs".into(),
+        rpc: "http://127.0.0.1:8545".into(),
+        key_file: Some("keys/l1.key".into()),
+        ..DaSection::default()
+    });
+    std::fs::write(node0.config(), cfg.to_toml()).unwrap();
+    let (plain, _) = testnet_add(&out, 31_000, None).unwrap();
+    assert!(Config::read(&plain.config()).unwrap().da.is_none());
+    assert!(!plain.0.join("keys/l1.key").exists());
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = testnet_add(&out, 31_000, Some(&key))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--da-key-file"), "{e}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (poster, _) = testnet_add(&out, 31_000, Some(&key)).unwrap();
+    let da = Config::read(&poster.config()).unwrap().da.unwrap();
+    assert_eq!(da.backend, "ethereum-blobs");
+    assert_eq!(da.rpc, "http://127.0.0.1:8545");
+    assert_eq!(da.key_file.as_deref(), Some("keys/l1.key"));
+    let copied = poster.0.join("keys/l1.key");
+    assert_eq!(std::fs::read(&copied).unwrap(), b"0x5de4");
+    let mode = std::fs::metadata(&copied).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
