@@ -3,13 +3,15 @@
 use crate::api::CommitmentLevel;
 use crate::api::sequencer_client::SequencerClient;
 use crate::api::{
-    AckLevel, NamespaceSlice, Outcome, StreamNamespaceRequest, SubmitTxRequest, SubmitTxResponse,
-    ValidatorSetRequest,
+    AckLevel, GetBatchRequest, NamespaceSlice, Outcome, StreamNamespaceRequest, SubmitTxRequest,
+    SubmitTxResponse, ValidatorSetRequest,
 };
 use crate::deliver::Commitment;
-use crate::verify::{SliceVerifier, VerifiedSlice, VerifyError};
+use crate::verify::{SliceVerifier, VerifiedSlice, VerifyError, vouched_next_set};
 use futures::Stream;
-use ordo_types::{ChainId, Hash, Height, Limits, Namespace, TxId, ValidatorSet};
+use ordo_types::{
+    BatchHeader, Certificate, ChainId, Epoch, Hash, Height, Limits, Namespace, TxId, ValidatorSet,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use thiserror::Error;
@@ -241,6 +243,88 @@ impl Client {
         Err(ClientError::NoTrustedSet(last))
     }
 
+    /// A verifier of `namespace` from height `from`, anchored on the genesis set `anchor`
+    /// names, for a stream that starts past the anchor's epochs. The set of `from`'s epoch is
+    /// reached by a walk over one certified header per earlier epoch (its last height), each
+    /// checked against its epoch's set and vouching for the next one, which is fetched from any
+    /// node and taken only if it hashes to what the header names. No node is trusted: one that
+    /// sends a wrong header, set or epoch length only makes the walk try the next node. On a
+    /// chain without a stake table (epoch length 0) the anchor's set signs every height.
+    pub async fn verifier_from(
+        &self,
+        anchor: &TrustAnchor,
+        namespace: Namespace,
+        from: Height,
+    ) -> Result<SliceVerifier, ClientError> {
+        let mut set = self.validator_set(anchor).await?;
+        let chain = anchor.chain_id;
+        let epoch_length = self.epoch_length().await?;
+        // 0 on a static chain: no epoch to walk.
+        let target = from.0.max(1).saturating_sub(1).checked_div(epoch_length);
+        for e in 0..target.unwrap_or(0) {
+            set = self
+                .walk_epoch(chain, Epoch(e), set, (e + 1) * epoch_length)
+                .await?;
+        }
+        Ok(SliceVerifier::new(chain, set, namespace, from, self.limits))
+    }
+
+    /// Heights per epoch, as the first node that answers says.
+    async fn epoch_length(&self) -> Result<u64, ClientError> {
+        let mut last = String::from("no node answered");
+        for (url, stub) in &self.nodes {
+            match stub
+                .clone()
+                .validator_set(ValidatorSetRequest { epoch: Some(0) })
+                .await
+            {
+                Ok(r) => return Ok(r.into_inner().epoch_length),
+                Err(s) => last = format!("{url}: {}", s.message()),
+            }
+        }
+        Err(ClientError::Exhausted {
+            attempts: self.nodes.len(),
+            last,
+        })
+    }
+
+    /// One step of [`Client::verifier_from`]: the header at `height`, of `epoch` and certified
+    /// by `set`, and the next epoch's set it vouches for, from the first node that gives both.
+    async fn walk_epoch(
+        &self,
+        chain: ChainId,
+        epoch: Epoch,
+        set: ValidatorSet,
+        height: u64,
+    ) -> Result<ValidatorSet, ClientError> {
+        let mut last = String::from("no node answered");
+        for (url, stub) in &self.nodes {
+            let step = async {
+                let (header, certificate) = certified_header(stub, height, &self.limits).await?;
+                let next = vouched_next_set(chain, epoch, &set, &header, &certificate)
+                    .map_err(|e| format!("height {height}: {e}"))?;
+                if next == set.hash() {
+                    return Ok(set.clone());
+                }
+                let next_epoch = Epoch(epoch.0 + 1);
+                fetch_set(stub, next_epoch, next, &self.limits)
+                    .await
+                    .map_err(|e| format!("the set of epoch {}: {e}", next_epoch.0))
+            };
+            match step.await {
+                Ok(next) => return Ok(next),
+                Err(e) => {
+                    warn!(node = %url, error = %e, "client.epoch_walk");
+                    last = format!("{url}: {e}");
+                }
+            }
+        }
+        Err(ClientError::NoTrustedSet(format!(
+            "no node vouched for the set after epoch {}; last: {last}",
+            epoch.0
+        )))
+    }
+
     /// The namespace's slice of every batch from `from` on, each item verified by a
     /// [`SliceVerifier`] before it is yielded. The stream follows the chain's head forever:
     /// on a dropped connection, a node that falls silent, or an item that fails verification,
@@ -409,6 +493,30 @@ async fn fetch_set(
         return Err(format!("the node sent set {}, not {hash}", set.hash()));
     }
     Ok(set)
+}
+
+/// The header and certificate of `height` from the node behind `stub` (the body is not
+/// decoded).
+async fn certified_header(
+    stub: &SequencerClient<Channel>,
+    height: u64,
+    limits: &Limits,
+) -> Result<(BatchHeader, Certificate), String> {
+    let r = stub
+        .clone()
+        .get_batch(GetBatchRequest { height })
+        .await
+        .map_err(|s| format!("height {height}: {:?}: {}", s.code(), s.message()))?
+        .into_inner();
+    let b = r.batch.ok_or("no batch in the answer")?;
+    let header = b
+        .batch
+        .and_then(|b| b.header)
+        .ok_or("no header in the answer")?;
+    let header = BatchHeader::try_from(header).map_err(|e| e.to_string())?;
+    let certificate = b.certificate.ok_or("no certificate in the answer")?;
+    let certificate = Certificate::from_proto(certificate, limits).map_err(|e| e.to_string())?;
+    Ok((header, certificate))
 }
 
 /// Worth trying again, here or on another node.

@@ -80,6 +80,38 @@ pub struct VerifiedSlice {
     pub receipt: Option<DaReceipt>,
 }
 
+/// Checks a certified header of `epoch` against that epoch's `set` (chain, epoch, set hash and
+/// certificate) and returns the hash of the next epoch's set it vouches for: one link of the
+/// chain of set changes, for a reader that starts past its anchor's epoch.
+pub fn vouched_next_set(
+    chain_id: ChainId,
+    epoch: Epoch,
+    set: &ValidatorSet,
+    header: &BatchHeader,
+    certificate: &Certificate,
+) -> Result<Hash, VerifyError> {
+    if header.chain_id != chain_id {
+        return Err(VerifyError::WrongChain {
+            expected: chain_id,
+            found: header.chain_id,
+        });
+    }
+    if header.epoch != epoch {
+        return Err(VerifyError::UnexpectedEpoch {
+            current: epoch,
+            found: header.epoch,
+        });
+    }
+    if header.validator_set_hash != set.hash() {
+        return Err(VerifyError::WrongValidatorSet {
+            expected: set.hash(),
+            found: header.validator_set_hash,
+        });
+    }
+    certificate.verify_for(set, chain_id, header.height, &header.hash())?;
+    Ok(header.next_validator_set_hash)
+}
+
 /// Checks stream items in height order for one namespace.
 #[derive(Clone, Debug)]
 pub struct SliceVerifier {
@@ -135,13 +167,24 @@ impl SliceVerifier {
     /// [`SliceVerifier::enter_epoch`] before verifying the item.
     pub fn set_needed(&self, item: &NamespaceSlice) -> Option<(Epoch, Hash)> {
         let header = item.header.as_ref()?;
+        self.needed(
+            Epoch(header.epoch),
+            Hash::from_slice(&header.validator_set_hash)?,
+        )
+    }
+
+    /// [`SliceVerifier::set_needed`] for a header already decoded (from a DA frame, say).
+    pub fn set_needed_for(&self, header: &BatchHeader) -> Option<(Epoch, Hash)> {
+        self.needed(header.epoch, header.validator_set_hash)
+    }
+
+    fn needed(&self, header_epoch: Epoch, named: Hash) -> Option<(Epoch, Hash)> {
         let (epoch, next) = self.epoch?;
-        let named = Hash::from_slice(&header.validator_set_hash)?;
         (!self.entered
-            && Some(header.epoch) == epoch.0.checked_add(1)
+            && Some(header_epoch.0) == epoch.0.checked_add(1)
             && named == next
             && named != self.set.hash())
-        .then_some((Epoch(header.epoch), next))
+        .then_some((header_epoch, next))
     }
 
     /// Takes the next epoch's set, which must be the one the last accepted header vouched for.

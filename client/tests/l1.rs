@@ -102,6 +102,18 @@ async fn post_history() -> OnL1 {
     }
 }
 
+/// The chain's frames on `anvil`, final at once; a static chain (no stake table).
+fn l1_da(anvil: &Anvil) -> L1Da {
+    L1Da {
+        rpc: anvil.url.clone(),
+        batch_inbox: INBOX.into(),
+        start_block: 0,
+        finality: Finality::Depth(0),
+        beacon: None,
+        stake: None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_is_rebuilt_from_the_l1_alone_and_tampered_frames_are_passed_over() {
     let OnL1 {
@@ -111,13 +123,7 @@ async fn a_namespace_is_rebuilt_from_the_l1_alone_and_tampered_frames_are_passed
         foreign,
         bad_late,
     } = post_history().await;
-    let da = L1Da {
-        rpc: anvil.url.clone(),
-        batch_inbox: INBOX.into(),
-        start_block: 0,
-        finality: Finality::Depth(0),
-        beacon: None,
-    };
+    let da = l1_da(&anvil);
     let set = fixtures::validator_set();
     let ns = Namespace(2);
     let got = namespace_from_l1(

@@ -299,6 +299,7 @@ fn api_seeds(out: &mut Out, s: &Sample) {
         validator_set: Some(pb::ValidatorSet::from(&set)),
         validator_set_hash: set.hash().0.to_vec().into(),
         epoch: 0,
+        epoch_length: 0,
     };
     out.add(
         "api",

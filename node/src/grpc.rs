@@ -459,6 +459,7 @@ impl Sequencer for Api {
             validator_set: Some(set.set.as_ref().into()),
             validator_set_hash: set.set.hash().0.to_vec().into(),
             epoch: epoch.0,
+            epoch_length: self.shared.epochs.params().map_or(0, |p| p.epoch_length),
         }))
     }
 }

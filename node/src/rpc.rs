@@ -312,6 +312,7 @@ async fn validators(State(s): S, Query(q): Query<EpochQuery>) -> Response {
         Ok((epoch, set)) => Json(json!({
             "chain_id": s.genesis.genesis.chain_id.0,
             "epoch": epoch.0,
+            "epoch_length": s.epochs.params().map_or(0, |p| p.epoch_length),
             "validator_set_hash": set.set.hash().to_string(),
             "validators": set.set.validators(),
         }))

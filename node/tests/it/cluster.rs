@@ -120,9 +120,17 @@ impl Cluster {
 
     /// Waits until every running node has decided `height`.
     pub async fn wait_height(&self, height: u64, timeout: Duration) {
+        let all: Vec<usize> = (0..self.nodes.len()).collect();
+        self.wait_nodes(&all, height, timeout).await;
+    }
+
+    /// Waits until every running node of `nodes` has decided `height`.
+    pub async fn wait_nodes(&self, nodes: &[usize], height: u64, timeout: Duration) {
         let start = Instant::now();
         loop {
-            let hs: Vec<u64> = (0..self.nodes.len())
+            let hs: Vec<u64> = nodes
+                .iter()
+                .copied()
                 .filter(|i| self.nodes[*i].is_some())
                 .map(|i| self.height(i))
                 .collect();

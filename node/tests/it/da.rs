@@ -268,6 +268,7 @@ async fn certified_batches_become_available_as_blobs_posted_by_rotation() {
         start_block: 0,
         finality: Finality::Depth(2),
         beacon: None,
+        stake: None,
     };
     let rebuilt =
         ordo_client::l1::namespace_from_l1(&da, chain, &set, limits, ns, Height(1), Height(target))
@@ -595,6 +596,7 @@ async fn a_poster_killed_with_kill_9_mid_range_is_taken_over_with_no_height_miss
         start_block: 0,
         finality: Finality::Depth(1),
         beacon: None,
+        stake: None,
     };
     let chain = genesis(&p.homes[0]).genesis;
     let rebuilt = ordo_client::l1::namespace_from_l1(
