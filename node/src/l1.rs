@@ -180,6 +180,8 @@ pub async fn enqueue(
 pub struct StakeDeployOptions {
     pub min_stake_wei: u128,
     pub unbonding_blocks: u64,
+    /// The delay in epochs instead, converted with [`unbonding_blocks_for`].
+    pub unbonding_epochs: Option<u64>,
     pub epoch_length: u64,
     pub max_validators: u32,
     /// ETH sent to each genesis validator's new operator account.
@@ -189,16 +191,31 @@ pub struct StakeDeployOptions {
 /// Deploys `OrdoStakeTable` (owned by `key`'s account, permissioned) with one new operator
 /// account per home allow-listed, funded from `key` with `fund_ether` ETH, its key written to
 /// the home's `keys/operator.key` (0600), and writes the genesis `stake` section into every
-/// home. The genesis validators then register with `ordo validator register`.
+/// home. The genesis validators then register with `ordo validator register`. Answers the
+/// genesis section and the table's unbonding delay in L1 blocks.
 pub async fn deploy_stake(
     rpc: &str,
     key: &str,
     homes: &[Home],
     opts: &StakeDeployOptions,
-) -> anyhow::Result<crate::genesis::StakeGenesis> {
+) -> anyhow::Result<(crate::genesis::StakeGenesis, u64)> {
     if opts.epoch_length == 0 {
         anyhow::bail!("--epoch-length must be at least 1");
     }
+    let unbonding_blocks = match (opts.unbonding_epochs, homes.first()) {
+        (Some(epochs), Some(h)) => {
+            let block_time_ms = Genesis::read(&h.genesis())?.genesis.params.block_time_ms;
+            let interval = ordo_da_adapter::l1::dev::block_interval(rpc)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--unbonding-epochs: the L1 at {rpc} has no block interval yet (fewer than 3 blocks); give --unbonding-blocks"
+                    )
+                })?;
+            unbonding_blocks_for(epochs, opts.epoch_length, block_time_ms, interval)
+        }
+        _ => opts.unbonding_blocks,
+    };
     let mut operators = Vec::with_capacity(homes.len());
     for h in homes {
         let path = h.operator_key();
@@ -214,7 +231,7 @@ pub async fn deploy_stake(
     }
     let params = ordo_da_adapter::l1::stake::StakeTableParams {
         min_stake_wei: opts.min_stake_wei,
-        unbonding_blocks: opts.unbonding_blocks,
+        unbonding_blocks,
         allow_list: operators,
     };
     let table = ordo_da_adapter::l1::stake::deploy_stake_table(rpc, key, &params).await?;
@@ -230,5 +247,43 @@ pub async fn deploy_stake(
         g.clone().load()?;
         std::fs::write(h.genesis(), serde_json::to_string_pretty(&g)?)?;
     }
-    Ok(stake)
+    Ok((stake, unbonding_blocks))
+}
+
+/// L1 blocks that cover `epochs` epochs of `epoch_length` heights at `block_time_ms` per
+/// height, plus two epochs for the derivation lag (an exit takes effect at the epoch after the
+/// next cut-off), on an L1 with a block every `l1_interval_s` seconds; rounded up. Heights
+/// faster than the block time only lengthen the delay in epochs; a chain slower than it (or
+/// halted) shortens it: the limit ADR 19 states.
+pub fn unbonding_blocks_for(
+    epochs: u64,
+    epoch_length: u64,
+    block_time_ms: u64,
+    l1_interval_s: u64,
+) -> u64 {
+    let ms = u128::from(epochs.saturating_add(2))
+        .saturating_mul(u128::from(epoch_length))
+        .saturating_mul(u128::from(block_time_ms));
+    let per_block = u128::from(l1_interval_s.max(1)) * 1_000;
+    u64::try_from(ms.div_ceil(per_block)).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unbonding_blocks_for;
+
+    #[test]
+    fn an_unbonding_delay_in_epochs_covers_them_and_the_derivation_lag_in_l1_blocks() {
+        // 2 + 2 epochs of 20 heights at 100 ms: 8 s, on 1 s blocks.
+        assert_eq!(unbonding_blocks_for(2, 20, 100, 1), 8);
+        // Rounded up: 3 epochs of 1,000 heights at 100 ms on 12 s blocks is 500 s, 41.7 blocks.
+        assert_eq!(unbonding_blocks_for(3, 1_000, 100, 12), 42);
+        assert_eq!(unbonding_blocks_for(0, 10, 100, 1), 2);
+        // An interval of 0 counts as 1 s; a huge delay saturates instead of wrapping.
+        assert_eq!(unbonding_blocks_for(1, 10, 100, 0), 3);
+        assert_eq!(
+            unbonding_blocks_for(u64::MAX, u64::MAX, u64::MAX, 1),
+            u64::MAX
+        );
+    }
 }

@@ -203,6 +203,11 @@ enum L1Command {
         /// L1 blocks between an exit request and the withdrawal.
         #[arg(long, default_value_t = 64, requires = "stake_table")]
         unbonding_blocks: u64,
+        /// The unbonding delay in ordo epochs instead: converted to L1 blocks from the epoch
+        /// length, the genesis block time and the L1's block interval, with two epochs more for
+        /// the derivation lag (ADR 19); the L1 must be producing blocks.
+        #[arg(long, requires = "stake_table", conflicts_with = "unbonding_blocks")]
+        unbonding_epochs: Option<u64>,
         /// Heights per epoch.
         #[arg(long, default_value_t = 1000, requires = "stake_table")]
         epoch_length: u64,
@@ -741,6 +746,7 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             stake_table,
             min_stake_ether,
             unbonding_blocks,
+            unbonding_epochs,
             epoch_length,
             max_validators,
             stake_fund_ether,
@@ -749,6 +755,7 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
                 .then_some(ordo_node::l1::StakeDeployOptions {
                     min_stake_wei: 0,
                     unbonding_blocks,
+                    unbonding_epochs,
                     epoch_length,
                     max_validators,
                     fund_ether: stake_fund_ether,
@@ -786,8 +793,9 @@ async fn l1(cmd: L1Command) -> anyhow::Result<()> {
             };
             let out = serde_json::json!({
                 "batch_inbox": da,
-                "stake_table": stake.as_ref().map(|s| &s.table),
-                "stake_table_block": stake.as_ref().map(|s| s.table_block),
+                "stake_table": stake.as_ref().map(|s| &s.0.table),
+                "stake_table_block": stake.as_ref().map(|s| s.0.table_block),
+                "unbonding_blocks": stake.as_ref().map(|s| s.1),
                 "inbox": l1.inbox,
                 "inbox_block": d.block,
                 "l1_chain_id": d.l1_chain_id,

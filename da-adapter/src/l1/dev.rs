@@ -127,8 +127,8 @@ pub async fn block_number(rpc: &str) -> Result<u64, L1Error> {
         .map_err(L1Error::rpc)
 }
 
-/// The L1's block interval in seconds, from the timestamps of its two latest blocks (`None`
-/// before it has two).
+/// The L1's block interval in seconds, the mean over its latest blocks (up to 8 intervals,
+/// rounded, at least 1), so one late block does not double it; `None` before it has three.
 pub async fn block_interval(rpc: &str) -> Result<Option<u64>, L1Error> {
     use alloy::eips::BlockNumberOrTag;
     let p = super::inbox::read_provider(rpc)?;
@@ -136,6 +136,7 @@ pub async fn block_interval(rpc: &str) -> Result<Option<u64>, L1Error> {
     if head < 2 {
         return Ok(None);
     }
+    let span = (head - 1).min(8);
     let stamp = |n: u64| {
         let p = p.clone();
         async move {
@@ -145,8 +146,8 @@ pub async fn block_interval(rpc: &str) -> Result<Option<u64>, L1Error> {
                 .map(|b| b.map(|b| b.header.timestamp))
         }
     };
-    Ok(match (stamp(head - 1).await?, stamp(head).await?) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a).max(1)),
+    Ok(match (stamp(head - span).await?, stamp(head).await?) {
+        (Some(a), Some(b)) => Some((b.saturating_sub(a) + span / 2).div_euclid(span).max(1)),
         _ => None,
     })
 }

@@ -174,3 +174,51 @@ async fn events_derive_the_bonded_homes(
         derived.members[0]
     );
 }
+
+/// `--unbonding-epochs`: the table's delay is the epochs (plus two for the derivation lag) in
+/// the L1's blocks, printed by the deploy; given with `--unbonding-blocks` it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unbonding_delay_in_epochs_is_deployed_in_l1_blocks() {
+    let anvil = Anvil::spawn_fork(0, None, "prague").await.unwrap();
+    let rpc = anvil.url.as_str();
+    // Ten blocks one second apart: the L1's block interval is 1 s.
+    {
+        use alloy::providers::{Provider, RootProvider};
+        let p: RootProvider = RootProvider::new_http(rpc.parse().unwrap());
+        let _: serde_json::Value = p.raw_request("anvil_mine".into(), (10, 1)).await.unwrap();
+    }
+    let p = Processes::init(1);
+    let deploy = |extra: &[&str]| {
+        Command::new(ordo_bin())
+            .args(["l1", "deploy", "--rpc", rpc, "--key", DEV_KEY, "--home"])
+            .arg(&p.homes[0].0)
+            .args([
+                "--finality",
+                "latest-1",
+                "--stake-table",
+                "--epoch-length",
+                "20",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = deploy(&["--unbonding-epochs", "2", "--unbonding-blocks", "9"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--unbonding-blocks"),
+        "{out:?}"
+    );
+    let out = deploy(&["--unbonding-epochs", "2"]);
+    assert!(out.status.success(), "{out:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // (2 + 2) epochs × 20 heights × 50 ms (the test homes' block time) = 4 s of 1 s blocks.
+    let block_time_ms = genesis(&p.homes[0]).genesis.params.block_time_ms;
+    assert_eq!(block_time_ms, 50);
+    assert_eq!(printed["unbonding_blocks"], 4, "{printed}");
+    let stake = genesis(&p.homes[0]).genesis.stake.unwrap();
+    let (_, _, unbonding) = ordo_da_adapter::l1::stake::terms(rpc, stake.table.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(unbonding, 4);
+}
