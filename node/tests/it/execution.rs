@@ -203,6 +203,26 @@ async fn a_bad_rollup_entry_fails_at_start_naming_the_option() {
             .unwrap();
         assert!(err.to_string().contains(want), "{err}");
     }
+    // The same namespace twice.
+    std::fs::write(homes[0].config(), &original).unwrap();
+    edit_config(&homes[0], |c| {
+        c.rollups = vec![
+            RollupSection {
+                namespace: NS,
+                executor: "builtin:kv".into(),
+            },
+            RollupSection {
+                namespace: NS,
+                executor: "grpc://127.0.0.1:50070".into(),
+            },
+        ];
+    });
+    let err = ordo_node::node::start(homes[0].clone())
+        .await
+        .err()
+        .unwrap();
+    let want = format!("rollup[1].namespace: {NS} is already rollup[0]'s");
+    assert!(err.to_string().contains(&want), "{err}");
 }
 
 /// Serves tendermint-abci's kvstore app on `addr` from threads of this process.
