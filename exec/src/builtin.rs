@@ -9,7 +9,8 @@
 //!   the same root at a height executed the same transactions in the same order.
 //! - Durability: every height is appended to a log, written out at the first height 200 ms
 //!   after the last write and synced in the background;
-//!   past 64 MiB (or four times the snapshot's size) the log is folded into a snapshot (aside, fsync,
+//!   past 64 MiB (or four times the snapshot's size) the log is folded into a snapshot (on a
+//!   thread of its own, off the delivery path: aside, fsync,
 //!   rename). After a crash [`KvLedger::resume`] answers the last height that reached the
 //!   disk and the loop replays the heights after it, which is exactly-once by the executor
 //!   contract.
@@ -212,6 +213,35 @@ pub struct KvLedger {
     synced: Instant,
     background: ordo_client::deliver::BackgroundSync,
     compact_at: u64,
+    /// A snapshot being written on its own thread, off the delivery path.
+    folding: Option<Fold>,
+    /// When a failed fold may be tried again.
+    fold_retry_at: Option<Instant>,
+}
+
+/// A fold under way: the snapshot of the state at `log_at` bytes of the log is being written
+/// (aside, fsync, rename, fsync the directory) by a thread that reports its size.
+#[derive(Debug)]
+struct Fold {
+    log_at: u64,
+    done: std::sync::mpsc::Receiver<Result<u64, String>>,
+}
+
+/// How long after a failed fold the next one is tried.
+const FOLD_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Writes `bytes` as the snapshot at `path`: aside, fsync, rename, fsync the directory.
+fn write_snapshot(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let aside = path.with_extension("writing");
+    let mut f = std::fs::File::create(&aside)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&aside, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 impl KvLedger {
@@ -233,6 +263,8 @@ impl KvLedger {
             synced: Instant::now(),
             background: ordo_client::deliver::BackgroundSync::default(),
             compact_at,
+            folding: None,
+            fold_retry_at: None,
         }
     }
 
@@ -316,32 +348,126 @@ impl KvLedger {
     }
 
     /// Writes the snapshot (aside, fsync, rename, fsync the directory), then empties the log.
+    /// Waits for a fold under way first.
     pub fn save(&mut self) -> Result<(), ExecError> {
-        use std::io::Write;
+        self.finish_fold(true)?;
         let bytes = self.state.read().encode();
         let io = self.io();
         // Out with what the old log still buffers, before the file is emptied under it; on
         // any failure below the old log stays in use.
-        if let Some(old) = self.log.as_mut() {
-            old.flush().map_err(&io)?;
+        self.flush_log()?;
+        write_snapshot(&self.path, &bytes).map_err(&io)?;
+        // The snapshot is durable: records up to its height are skipped on replay, so a
+        // crash from here on loses nothing.
+        self.rotate_log(None)?;
+        self.snapshot_bytes = bytes.len() as u64;
+        Ok(())
+    }
+
+    fn flush_log(&mut self) -> Result<(), ExecError> {
+        use std::io::Write;
+        let io = self.io();
+        if let Some(log) = self.log.as_mut() {
+            log.flush().map_err(&io)?;
         }
-        let aside = self.path.with_extension("writing");
-        let mut f = std::fs::File::create(&aside).map_err(&io)?;
-        f.write_all(&bytes).map_err(&io)?;
-        f.sync_all().map_err(&io)?;
-        std::fs::rename(&aside, &self.path).map_err(&io)?;
+        Ok(())
+    }
+
+    /// Starts folding the log into a snapshot of the state as it is now: the state is encoded
+    /// here, and written to disk on a thread of its own while delivery goes on appending to
+    /// the log.
+    fn start_fold(&mut self) -> Result<(), ExecError> {
+        self.flush_log()?;
+        let bytes = self.state.read().encode();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = self.path.clone();
+        std::thread::Builder::new()
+            .name("ledger-fold".into())
+            .spawn(move || {
+                let r = write_snapshot(&path, &bytes)
+                    .map(|()| bytes.len() as u64)
+                    .map_err(|e| format!("{}: {e}", path.display()));
+                let _ = tx.send(r);
+            })
+            .map_err(self.io())?;
+        self.folding = Some(Fold {
+            log_at: self.log_bytes,
+            done: rx,
+        });
+        Ok(())
+    }
+
+    /// Once a fold's snapshot is durable, starts a new log with only the records appended
+    /// since (`wait`: waits for it). A failed fold leaves the old log in use, whole.
+    fn finish_fold(&mut self, wait: bool) -> Result<(), ExecError> {
+        use std::sync::mpsc::TryRecvError;
+        let Some(fold) = self.folding.as_ref() else {
+            return Ok(());
+        };
+        let result = if wait {
+            fold.done
+                .recv()
+                .map_err(|_| "the fold thread ended".to_string())
+        } else {
+            match fold.done.try_recv() {
+                Ok(r) => Ok(r),
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => Err("the fold thread ended".to_string()),
+            }
+        };
+        let log_at = fold.log_at;
+        self.folding = None;
+        match result.and_then(|r| r) {
+            Ok(len) => {
+                // Records up to the snapshot's height are skipped on replay: a crash before
+                // the new log is in place loses nothing.
+                self.rotate_log(Some(log_at))?;
+                self.snapshot_bytes = len;
+                Ok(())
+            }
+            Err(e) => {
+                warn!(path = %self.path.display(), error = %e, "builtin.fold_failed; the log stays whole");
+                self.fold_retry_at = Some(Instant::now() + FOLD_RETRY);
+                Ok(())
+            }
+        }
+    }
+
+    /// Replaces the log with its records after byte `from` (none with `None`): written aside,
+    /// synced, renamed over the log, the directory synced, then opened for appending.
+    fn rotate_log(&mut self, from: Option<u64>) -> Result<(), ExecError> {
+        self.flush_log()?;
+        let io = self.io();
+        let log_path = self.log_path();
+        let tail = match from {
+            None => Vec::new(),
+            Some(at) => {
+                // Only the tail is read: the records appended while the snapshot was written.
+                use std::io::{Read, Seek, SeekFrom};
+                let mut f = std::fs::File::open(&log_path).map_err(&io)?;
+                f.seek(SeekFrom::Start(at)).map_err(&io)?;
+                let mut tail = Vec::new();
+                f.read_to_end(&mut tail).map_err(&io)?;
+                tail
+            }
+        };
+        let next = log_path.with_extension("log-next");
+        std::fs::write(&next, &tail).map_err(&io)?;
+        std::fs::File::open(&next)
+            .and_then(|f| f.sync_all())
+            .map_err(&io)?;
+        std::fs::rename(&next, &log_path).map_err(&io)?;
         if let Some(dir) = self.path.parent() {
             std::fs::File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(&io)?;
         }
-        // The snapshot is durable: records up to its height are skipped on replay, so a
-        // crash from here on loses nothing.
-        let log = std::fs::File::create(self.log_path()).map_err(&io)?;
-        log.sync_all().map_err(&io)?;
-        self.log = Some(std::io::BufWriter::with_capacity(1 << 20, log));
-        self.snapshot_bytes = bytes.len() as u64;
-        self.log_bytes = 0;
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .map_err(&io)?;
+        self.log = Some(std::io::BufWriter::with_capacity(1 << 20, f));
+        self.log_bytes = tail.len() as u64;
         Ok(())
     }
 }
@@ -387,8 +513,11 @@ impl Executor for KvLedger {
             s.apply(slice.height.0, &txs);
             s.root
         };
-        if self.log_bytes >= self.compact_at.max(4 * self.snapshot_bytes) {
-            self.save()?;
+        self.finish_fold(false)?;
+        let may_fold =
+            self.folding.is_none() && self.fold_retry_at.is_none_or(|at| Instant::now() >= at);
+        if may_fold && self.log_bytes >= self.compact_at.max(4 * self.snapshot_bytes) {
+            self.start_fold()?;
         } else if self.synced.elapsed() >= SYNC_EVERY {
             self.sync()?;
         }
@@ -401,6 +530,8 @@ impl Executor for KvLedger {
 impl Drop for KvLedger {
     fn drop(&mut self) {
         use std::io::Write;
+        // A fold under way is finished: its snapshot written, the log cut after it.
+        let _ = self.finish_fold(true);
         if let Some(log) = self.log.as_mut()
             && log.flush().is_ok()
         {
@@ -559,10 +690,15 @@ mod tests {
         let root = run(&mut a, 1..=100).await;
         drop(a);
         assert!(path.exists(), "no snapshot written");
-        let log = std::fs::metadata(path.with_extension("log"))
-            .expect("log")
-            .len();
-        assert!(log < 2_000, "the log was not emptied: {log} bytes");
+        // Folds ran on their own thread while heights went on: the log keeps only the records
+        // after the last snapshot's height.
+        let log = std::fs::read(path.with_extension("log")).expect("log");
+        let first = records(&log).first().map(|((h, _), _)| *h);
+        assert!(
+            first.is_none_or(|h| h > 1),
+            "the log was not cut: it starts at height {first:?}"
+        );
+        assert!(log.len() < 40_000, "{} bytes", log.len());
         let mut b = KvLedger::new(path);
         assert_eq!(b.resume().await.expect("resume"), Height(100));
         assert_eq!(b.handle().summary().1, root);
