@@ -248,7 +248,9 @@ impl Client {
     /// reached by a walk over one certified header per earlier epoch (its last height), each
     /// checked against its epoch's set and vouching for the next one, which is fetched from any
     /// node and taken only if it hashes to what the header names. No node is trusted: one that
-    /// sends a wrong header, set or epoch length only makes the walk try the next node. On a
+    /// sends a wrong header or set only makes the walk try the next node. The epoch length is
+    /// taken from the first node that answers; a wrong one cannot make a wrong set accepted,
+    /// but fails the walk (left as found: it could be asked of each node in turn). On a
     /// chain without a stake table (epoch length 0) the anchor's set signs every height.
     pub async fn verifier_from(
         &self,

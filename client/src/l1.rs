@@ -165,6 +165,10 @@ pub async fn namespace_from_l1(
         }
         block = end + 1;
         check.advance(&mut found).await?;
+        // Every kept copy of the height failed while others were passed over: read them.
+        if let Some(again) = found.rescan_from(check.next(&found)) {
+            block = again;
+        }
     }
     let l1_blocks = (da.start_block, block.saturating_sub(1));
     if !check.done(to) {
@@ -232,6 +236,15 @@ impl Sets {
             return Vec::new();
         };
         (0..p.epoch_of(from.0)).map(|e| p.last_height(e)).collect()
+    }
+
+    /// The set of `epoch` if it is known without reading the L1: the genesis set (a static
+    /// chain, or epochs 0 and 1), or one derived already.
+    fn known(&self, epoch: u64) -> Option<&ValidatorSet> {
+        if self.stake.is_none() || epoch < 2 {
+            return Some(&self.genesis);
+        }
+        self.derived.get(&epoch)
     }
 
     /// Notes a verified header: the last height of an epoch is a cut-off.
@@ -312,6 +325,14 @@ struct Found {
     walk: Vec<u64>,
     /// Per height, the copies found and where (L1 block, transaction).
     copies: BTreeMap<u64, Vec<Candidate>>,
+    /// Heights below this one are checked (heights are checked in increasing order, the walk's
+    /// first): their copies are no longer kept.
+    floor: u64,
+    /// Copies that failed their checks, per height, so a rescan does not keep them again.
+    refused: BTreeMap<u64, Vec<Certified>>,
+    /// Per height whose copies were full, the first L1 block a copy was passed over in: if
+    /// every kept copy fails, the scan goes back there.
+    overflow: BTreeMap<u64, u64>,
     /// Parts of split batches, per poster, with where the first part was found.
     parts: Gather<L1Address, (u64, L1Hash)>,
     rejected: Vec<Rejected>,
@@ -330,6 +351,9 @@ impl Found {
             to,
             walk: sets.walk_heights(from),
             copies: BTreeMap::new(),
+            floor: 0,
+            refused: BTreeMap::new(),
+            overflow: BTreeMap::new(),
             parts: Gather::new(MAX_PART_GROUPS),
             rejected: Vec::new(),
             sets,
@@ -337,7 +361,30 @@ impl Found {
     }
 
     fn wanted(&self, h: Height) -> bool {
-        (self.from..=self.to).contains(&h) || self.walk.binary_search(&h.0).is_ok()
+        h.0 >= self.floor
+            && ((self.from..=self.to).contains(&h) || self.walk.binary_search(&h.0).is_ok())
+    }
+
+    /// Height `h` is checked: nothing more of it is kept.
+    fn checked(&mut self, h: u64) {
+        self.floor = self.floor.max(h + 1);
+        self.refused.remove(&h);
+        self.overflow.remove(&h);
+    }
+
+    /// A copy of `h` that failed its checks.
+    fn refuse(&mut self, h: u64, c: Certified, l1_block: u64, tx_hash: L1Hash, reason: String) {
+        self.refused.entry(h).or_default().push(c);
+        self.reject(l1_block, tx_hash, format!("height {h}: {reason}"));
+    }
+
+    /// Where to scan again from when every kept copy of `h` failed and others were passed
+    /// over.
+    fn rescan_from(&mut self, h: Height) -> Option<u64> {
+        if self.copies.contains_key(&h.0) {
+            return None;
+        }
+        self.overflow.remove(&h.0)
     }
 
     fn reject(&mut self, l1_block: u64, tx_hash: L1Hash, reason: String) {
@@ -369,8 +416,9 @@ impl Found {
         }
     }
 
-    /// Decodes a whole range and keeps a copy of each height it needs (a few per height: the
-    /// certificates are checked in height order, once each epoch's set is known).
+    /// Decodes a whole range and keeps a copy of each height it needs: a copy whose epoch's set
+    /// is known already is kept only if its certificate verifies; others (a few per height) are
+    /// checked in height order, once their epoch's set is known.
     fn data(&mut self, l1_block: u64, tx: L1Hash, first: Height, last: Height, group: &[Frame]) {
         let entries = assemble(group)
             .and_then(|d| decode_entries(self.chain_id, first, last, &d, &self.limits));
@@ -382,12 +430,27 @@ impl Found {
         };
         for c in entries {
             let h = c.batch.header.height;
-            if !self.wanted(h) {
+            if !self.wanted(h) || self.refused.get(&h.0).is_some_and(|r| r.contains(&c)) {
+                continue;
+            }
+            if let Some(set) = self.sets.known(c.batch.header.epoch.0)
+                && let Err(e) = c
+                    .certificate
+                    .verify_for(set, self.chain_id, h, &c.batch.hash())
+            {
+                self.refuse(h.0, c, l1_block, tx, format!("certificate: {e}"));
                 continue;
             }
             let copies = self.copies.entry(h.0).or_default();
-            if copies.len() < MAX_COPIES && !copies.iter().any(|k| k.c == c) {
+            if copies.iter().any(|k| k.c == c) {
+                continue;
+            }
+            if copies.len() < MAX_COPIES {
                 copies.push(Candidate { c, l1_block, tx });
+            } else {
+                self.overflow.entry(h.0).or_insert(l1_block);
+                let reason = format!("height {}: {MAX_COPIES} copies kept already", h.0);
+                self.reject(l1_block, tx, reason);
             }
         }
     }
@@ -475,19 +538,16 @@ impl Check {
                 }
                 let proof = c.batch.namespace_tree().proof(self.namespace);
                 let txs = c.batch.slice(self.namespace);
-                match v.verify_parts(c.batch.header, c.certificate, proof, txs) {
+                match v.verify_parts(c.batch.header, c.certificate.clone(), proof, txs) {
                     Ok(mut slice) => {
                         f.sets.verified(&slice.header);
+                        f.checked(h.0);
                         slice.commitment = crate::deliver::Commitment::Available;
                         self.slices.push(slice);
                         accepted = true;
                         break;
                     }
-                    Err(e) => f.rejected.push(Rejected {
-                        l1_block,
-                        tx_hash: tx,
-                        reason: format!("height {}: {e}", h.0),
-                    }),
+                    Err(e) => f.refuse(h.0, c, l1_block, tx, e.to_string()),
                 }
             }
             if !accepted {
@@ -508,13 +568,10 @@ fn walk_step(f: &mut Found, h: u64, e: u64, set: &ValidatorSet) -> Option<BatchH
         match checked {
             Ok(_) => {
                 f.sets.verified(&header);
+                f.checked(h);
                 return Some(header);
             }
-            Err(reason) => f.rejected.push(Rejected {
-                l1_block,
-                tx_hash: tx,
-                reason: format!("height {h}: {reason}"),
-            }),
+            Err(reason) => f.refuse(h, c, l1_block, tx, reason.to_string()),
         }
     }
     None

@@ -126,6 +126,9 @@ pub struct SliceVerifier {
     /// Set by [`SliceVerifier::enter_epoch`]: the set is the next epoch's, taken before its
     /// first header.
     entered: bool,
+    /// The set before [`SliceVerifier::enter_epoch`], until an item verifies against the new
+    /// one: a rejected item (a forged first header of the next epoch, say) puts it back.
+    before_entry: Option<ValidatorSet>,
 }
 
 impl SliceVerifier {
@@ -149,6 +152,7 @@ impl SliceVerifier {
             parent: (from.0 == 1).then_some(Hash::ZERO),
             epoch: None,
             entered: false,
+            before_entry: None,
         }
     }
 
@@ -199,9 +203,27 @@ impl SliceVerifier {
                 found: set.hash(),
             });
         }
-        self.set = set;
+        let before = std::mem::replace(&mut self.set, set);
+        if !self.entered {
+            self.before_entry = Some(before);
+        }
         self.entered = true;
         Ok(())
+    }
+
+    /// Undoes an [`SliceVerifier::enter_epoch`] whose item was rejected, so the verifier is
+    /// where it was before that item.
+    fn reject<T>(&mut self, r: Result<T, VerifyError>) -> Result<T, VerifyError> {
+        match &r {
+            Ok(_) => self.before_entry = None,
+            Err(_) => {
+                if let Some(set) = self.before_entry.take() {
+                    self.set = set;
+                    self.entered = false;
+                }
+            }
+        }
+        r
     }
 
     /// Pins the hash the next item's header must name as its parent.
@@ -224,8 +246,14 @@ impl SliceVerifier {
         self.namespace
     }
 
-    /// Checks `item`; on success the verifier moves to the next height.
+    /// Checks `item`; on success the verifier moves to the next height. A rejected item leaves
+    /// it as it was before the item, an epoch entered for it included.
     pub fn verify(&mut self, item: NamespaceSlice) -> Result<VerifiedSlice, VerifyError> {
+        let r = self.decode_and_verify(item);
+        self.reject(r)
+    }
+
+    fn decode_and_verify(&mut self, item: NamespaceSlice) -> Result<VerifiedSlice, VerifyError> {
         let (commitment, receipt) = match item.commitment {
             Some(c) if c.level == CommitmentLevel::Available as i32 => {
                 (Commitment::Available, c.receipt)
@@ -258,15 +286,27 @@ impl SliceVerifier {
             .into_iter()
             .map(|t| BatchTx::from_proto(t, &self.limits))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut v = self.verify_parts(header, certificate, proof, txs)?;
+        let mut v = self.check_parts(header, certificate, proof, txs)?;
         v.commitment = commitment;
         v.receipt = receipt;
         Ok(v)
     }
 
     /// Checks an item already decoded (from a DA frame, say) as [`SliceVerifier::verify`] does
-    /// from its second step on; on success the verifier moves to the next height.
+    /// from its second step on; on success the verifier moves to the next height, and a
+    /// rejected item leaves it as it was.
     pub fn verify_parts(
+        &mut self,
+        header: BatchHeader,
+        certificate: Certificate,
+        proof: NamespaceProof,
+        txs: Vec<BatchTx>,
+    ) -> Result<VerifiedSlice, VerifyError> {
+        let r = self.check_parts(header, certificate, proof, txs);
+        self.reject(r)
+    }
+
+    fn check_parts(
         &mut self,
         header: BatchHeader,
         certificate: Certificate,

@@ -61,6 +61,8 @@ struct OnL1 {
     bad: ordo_client::l1::L1Hash,
     foreign: ordo_client::l1::L1Hash,
     bad_late: ordo_client::l1::L1Hash,
+    /// Copies of heights 1..=3 with wrong certificates, posted before the honest ones.
+    forged: Vec<ordo_client::l1::L1Hash>,
 }
 
 /// 40 certified heights (some empty in namespace 2, one split across two frames):
@@ -88,6 +90,21 @@ async fn post_history() -> OnL1 {
         ..honest[0].clone()
     };
     let foreign = post(&p, &other_chain).await;
+    // More copies of heights 1..=3 than a reader keeps per height, ahead of the honest ones,
+    // each with the certificate of another height: decodable, but none verifies.
+    let mut forged = Vec::new();
+    for j in 0..6 {
+        let copies: Vec<Certified> = chain[..3]
+            .iter()
+            .map(|c| Certified {
+                certificate: chain[4 + j].certificate.clone(),
+                ..c.clone()
+            })
+            .collect();
+        for f in pack(CHAIN, &copies, cap) {
+            forged.push(post(&p, &f).await);
+        }
+    }
     for f in &honest {
         post(&p, f).await;
     }
@@ -98,6 +115,7 @@ async fn post_history() -> OnL1 {
         chain,
         bad,
         foreign,
+        forged,
         bad_late,
     }
 }
@@ -122,6 +140,7 @@ async fn a_namespace_is_rebuilt_from_the_l1_alone_and_tampered_frames_are_passed
         bad,
         foreign,
         bad_late,
+        forged,
     } = post_history().await;
     let da = l1_da(&anvil);
     let set = fixtures::validator_set();
@@ -149,6 +168,10 @@ async fn a_namespace_is_rebuilt_from_the_l1_alone_and_tampered_frames_are_passed
     let rejected: Vec<_> = got.rejected.iter().map(|r| r.tx_hash).collect();
     assert!(rejected.contains(&bad), "{:?}", got.rejected);
     assert!(rejected.contains(&foreign), "{:?}", got.rejected);
+    // The forged copies, more than a reader keeps of a height, did not crowd out the honest one.
+    for f in &forged {
+        assert!(rejected.contains(f), "{f} not rejected: {:?}", got.rejected);
+    }
 
     // From a later height, the first parent is taken on its certificate.
     let mid = namespace_from_l1(

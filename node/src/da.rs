@@ -753,12 +753,14 @@ async fn post_loop(
         let mut k = first_range;
         while k * p.range < certified_height {
             let complete = (k + 1) * p.range <= certified_height;
-            // A range of an epoch whose set is not known yet is not this node's to post.
-            let turn = p.turn(&shared.epochs, k).unwrap_or(u64::MAX);
+            // A range of an epoch whose set is not known yet is not this node's to post, even
+            // with a takeover timeout of 0.
+            let known = p.turn(&shared.epochs, k);
+            let turn = known.unwrap_or(u64::MAX);
             // The range's poster streams it as it is certified; the others wait until it is
             // complete and their takeover time has come.
             let go = turn == 0
-                || complete && {
+                || known.is_some() && complete && {
                     let since = *complete_at.entry(k).or_insert_with(Instant::now);
                     Instant::now() >= since + p.takeover * u32::try_from(turn).unwrap_or(u32::MAX)
                 };

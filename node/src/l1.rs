@@ -276,7 +276,8 @@ mod tests {
     fn an_unbonding_delay_in_epochs_covers_them_and_the_derivation_lag_in_l1_blocks() {
         // 2 + 2 epochs of 20 heights at 100 ms: 8 s, on 1 s blocks.
         assert_eq!(unbonding_blocks_for(2, 20, 100, 1), 8);
-        // Rounded up: 3 epochs of 1,000 heights at 100 ms on 12 s blocks is 500 s, 41.7 blocks.
+        // Rounded up: 3 + 2 epochs of 1,000 heights at 100 ms on 12 s blocks is 500 s, 41.7
+        // blocks.
         assert_eq!(unbonding_blocks_for(3, 1_000, 100, 12), 42);
         assert_eq!(unbonding_blocks_for(0, 10, 100, 1), 2);
         // An interval of 0 counts as 1 s; a huge delay saturates instead of wrapping.

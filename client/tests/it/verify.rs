@@ -427,6 +427,34 @@ fn the_verifier_follows_the_set_the_last_header_vouched_for() {
 }
 
 #[test]
+fn a_forged_first_header_of_the_next_epoch_does_not_move_the_verifier() {
+    let (a, b) = (set(), set_from(10));
+    let c = two_epochs(&a, &b);
+    let mut v = verifier(&a);
+    for (batch, cert) in &c[..2] {
+        v.verify(item(batch, cert, NS)).unwrap();
+    }
+    // Height 3 of epoch 0, forged to claim epoch 1 under the set the headers vouch for: the
+    // verifier asks for that set, takes it, and refuses the item.
+    let mut header = c[2].0.header;
+    header.epoch = Epoch(1);
+    header.validator_set_hash = b.hash();
+    let forged = Batch::seal(header, c[2].0.txs.clone(), 0, &Limits::default()).unwrap();
+    let junk = item(&forged, &c[2].1, NS);
+    assert_eq!(v.set_needed(&junk), Some((Epoch(1), b.hash())));
+    v.enter_epoch(b.clone()).unwrap();
+    assert!(v.verify(junk).is_err());
+    // Left as it was: the real height 3 of epoch 0 verifies, then epoch 1 as usual.
+    assert_eq!(v.set().hash(), a.hash());
+    v.verify(item(&c[2].0, &c[2].1, NS)).unwrap();
+    v.enter_epoch(b.clone()).unwrap();
+    for (batch, cert) in &c[3..] {
+        v.verify(item(batch, cert, NS)).unwrap();
+    }
+    assert_eq!(v.next_height(), Height(7));
+}
+
+#[test]
 fn a_new_epoch_certified_by_the_old_set_is_rejected() {
     let (a, b) = (set(), set_from(10));
     let c = two_epochs(&a, &b);
